@@ -56,6 +56,12 @@ class ChainSettings(_Section):
     block_time: float = Field(
         12.0, gt=0, description="Seconds per block on the devnet chain (devnet uses faster)."
     )
+    weights_rate_limit: int = Field(
+        100,
+        ge=0,
+        description="Devnet chain: blocks a validator must wait between weight settings "
+        "(a real chain enforces its own `WeightsSetRateLimit`).",
+    )
 
 
 class WalletSettings(_Section):

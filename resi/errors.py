@@ -11,13 +11,16 @@
     │   └── CatalogImportError     a catalog file is malformed (carries line numbers)
     ├── StorageError               object store (S3) problems
     │   ├── IntegrityError         downloaded bytes do not match the expected sha256 / size
-    │   └── KeyLayoutError         a key or key component does not match the layout
+    │   ├── KeyLayoutError         a key or key component does not match the layout
+    │   └── TransferUnavailable    transient: store unreachable, 5xx/429 after retries
     ├── SourceError                listing source problems
     │   ├── SourceUnavailable      transient: timeout, 429, 5xx, block page (retry later)
     │   └── ParseError             the page could not be parsed
     ├── ListingFileError           a Parquet file is unreadable / wrong schema (carries a reason code)
     ├── ApiError                   an HTTP error with a status and a machine code (server and client)
-    └── ScoreError                 scoring inputs are inconsistent
+    │   └── ApiUnavailable         transient: API unreachable, or 5xx/429 after retries
+    ├── ScoreError                 scoring inputs are inconsistent
+    └── DevnetError                a devnet part failed to start or died (carries its log path)
 
 Every error carries a human message. ``ApiError`` also carries ``status`` and ``code`` and is
 rendered to ``{"error": code, "message": message}`` by the API's error middleware; nothing else
@@ -79,6 +82,13 @@ class KeyLayoutError(StorageError):
     """An object key, or a value placed in one, does not match the key layout."""
 
 
+class TransferUnavailable(StorageError):
+    """Transient object-store failure (unreachable, 5xx, 429) that outlasted the retries.
+
+    Validators treat this as "unverified, try later", never as a lie by the miner.
+    """
+
+
 class SourceError(ResiError):
     """A listing source failed."""
 
@@ -120,5 +130,17 @@ class ApiError(ResiError):
         return {"error": self.code, "message": self.message}
 
 
+class ApiUnavailable(ApiError):
+    """Transient: the API could not be reached or kept failing (status 0 or 5xx/429); retry later."""
+
+
 class ScoreError(ResiError):
     """Scoring inputs are inconsistent."""
+
+
+class DevnetError(ResiError):
+    """A devnet part failed to start or exited early; ``log_path`` points at its log, if any."""
+
+    def __init__(self, message: str, log_path: str | None = None) -> None:
+        super().__init__(message)
+        self.log_path = log_path

@@ -49,6 +49,19 @@ class WeightsReceipt:
     weights_u16: tuple[int, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class WeightsRecord:
+    """One accepted weight setting as the chain stored it (u16 values after normalize)."""
+
+    netuid: int
+    block: int
+    validator_hotkey: str
+    validator_uid: int
+    uids: tuple[int, ...]
+    weights_u16: tuple[int, ...]
+    time: float
+
+
 @runtime_checkable
 class Chain(Protocol):
     """Async chain access; every call is bounded by the implementation's timeout."""

@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from resi import __version__
-from resi.cli import devnet, health, mine, replay, serve_api, spot_check, validate, wallet
+from resi.cli import (
+    config_cmd,
+    devnet,
+    health,
+    mine,
+    replay,
+    serve_api,
+    sim_market,
+    spot_check,
+    validate,
+    wallet,
+)
 
 app = typer.Typer(
     name="resi",
@@ -38,7 +49,9 @@ app.command("spot-check")(spot_check.command)
 app.command("replay-epoch")(replay.command)
 app.command("health")(health.command)
 app.command("devnet")(devnet.command)
+app.command("sim-market")(sim_market.command)
 app.add_typer(wallet.app, name="wallet")
+app.add_typer(config_cmd.app, name="config", hidden=True)
 
 
 def main() -> None:

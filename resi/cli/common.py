@@ -29,7 +29,7 @@ SetOption = typer.Option(
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one clear error line and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -57,7 +57,7 @@ def settings_from(
     """Load a role's settings: explicit flags and ``--set`` pairs over env, file and defaults."""
     merged = parse_set_options(sets)
     merged.update({k: v for k, v in flags.items() if v is not None})
-    return load_settings(cls, merged, config_file=config)  # type: ignore[type-var,return-value]
+    return load_settings(cls, merged, config_file=config)  # type: ignore[type-var]
 
 
 def run_async(fn: Callable[..., Awaitable[T]], *args: Any) -> T:

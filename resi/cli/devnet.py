@@ -1,11 +1,174 @@
-"""`resi devnet`."""
+"""`resi devnet`: the whole subnet on this machine; rich progress while it runs, tables after."""
 
 from __future__ import annotations
 
-from resi.cli.common import handle_errors, not_available
+import json
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from resi.cli.common import console, err_console, handle_errors, run_async
+from resi.devnet.orchestrator import Progress, run_devnet
+from resi.devnet.plan import SCENARIOS, DevnetPlan, behaviours_for
+from resi.devnet.report import DevnetResult, EpochSummary
+from resi.errors import DevnetError
+
+U16_MAX = 65_535
 
 
 @handle_errors
-def command() -> None:
-    """Not available yet."""
-    raise not_available("devnet")
+def command(
+    miners: int | None = typer.Option(
+        None, "--miners", help="Number of miners (default: the scenario's own list)."
+    ),
+    validators: int = typer.Option(2, "--validators", help="Number of validators."),
+    epochs: int = typer.Option(2, "--epochs", help="Epochs to mine (each is validated after)."),
+    epoch_seconds: int = typer.Option(
+        45, "--epoch-seconds", help="Epoch length in seconds (must divide a day)."
+    ),
+    scenario: str = typer.Option(
+        "mixed",
+        "--scenario",
+        help=f"Miner behaviours: {', '.join(SCENARIOS)}, or one behaviour name for all miners.",
+    ),
+    keep: Path | None = typer.Option(
+        None, "--keep", help="Keep every file (chain, DB, S3, reports, logs) in this directory."
+    ),
+    seed: int = typer.Option(7, "--seed", help="Seed of the simulated market and cheaters."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Run API, chain, S3, market, miners and validators on 127.0.0.1 and show who earned what."""
+    data_dir = (
+        keep.expanduser().resolve() if keep else Path(tempfile.mkdtemp(prefix="resi-devnet-"))
+    )
+    plan = DevnetPlan(
+        behaviours=behaviours_for(scenario, miners),
+        validators=validators,
+        epochs=epochs,
+        epoch_seconds=epoch_seconds,
+        data_dir=data_dir,
+        keep=keep is not None,
+        seed=seed,
+    )
+    plan.validate()
+    if not as_json:
+        console.print(
+            f"[bold]resi devnet[/]: {len(plan.behaviours)} miners "
+            f"({', '.join(plan.behaviours)}), {validators} validators, "
+            f"{epochs} epochs of {epoch_seconds} s; data in {data_dir}"
+        )
+    try:
+        result = _run_with_progress(plan, quiet=as_json)
+    except DevnetError as exc:
+        where = exc.log_path or str(data_dir / "logs")
+        err_console.print(f"[bold red]devnet failed:[/] {exc}\nlogs kept in {where}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        render(result)
+    if not result.complete:
+        raise typer.Exit(1)
+
+
+def _run_with_progress(plan: DevnetPlan, *, quiet: bool) -> DevnetResult:
+    if quiet:
+        return run_async(run_devnet, plan, lambda p: None)
+    with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
+
+        def observe(p: Progress) -> None:
+            live.update(_progress_view(p))
+
+        return run_async(run_devnet, plan, observe)
+
+
+def _progress_view(p: Progress) -> Group:
+    lines = [Text.assemble(("● ", "cyan"), (p.phase, "bold"))]
+    if p.epoch_id:
+        lines.append(
+            Text(
+                f"  epoch {p.epoch_id}: next in {p.seconds_to_next:4.0f} s · "
+                f"{p.commits} commits by {p.miners_committed} miners"
+            )
+        )
+    if p.mined:
+        lines.append(
+            Text(f"  mined epochs validated: {p.validated}/{len(p.mined)} ({', '.join(p.mined)})")
+        )
+    return Group(*lines)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def render(result: DevnetResult) -> None:
+    """Print every epoch's tables, then where the data is."""
+    for epoch in result.epochs:
+        _render_epoch(epoch)
+    if result.kept:
+        console.print(
+            f"data kept in [bold]{result.data_dir}[/]; replay an epoch with "
+            f"`resi replay-epoch ID --from-report <report>` (reports under "
+            f"{result.data_dir}/work/validator*/)"
+        )
+    if not result.complete:
+        console.print(
+            "[yellow]the run did not complete cleanly[/]; "
+            f"logs in {result.logs_dir or result.data_dir}"
+        )
+
+
+def _render_epoch(e: EpochSummary) -> None:
+    console.rule(f"epoch {e.epoch_id}")
+    zips = Table(title="zipcode winners (rank 1, 2, 3)", title_justify="left")
+    for col in ("zipcode", "expected", "honeypot", "commits", "first commit", "winners"):
+        zips.add_column(col)
+    for z in e.zipcodes:
+        zips.add_row(
+            z.zipcode,
+            str(z.expected),
+            "yes" if z.honeypot else "",
+            str(z.committers),
+            z.first_committer or "-",
+            ", ".join(z.winners) or "-",
+        )
+    console.print(zips)
+    miners = Table(title="miners", title_justify="left")
+    for col in ("uid", "miner", "behaviour", "commits", "score", "chain weight", "reasons"):
+        miners.add_column(col, justify="right" if col in ("uid", "commits", "score") else "left")
+    for m in e.miners:
+        weight = "-" if m.chain_u16 is None else f"{m.chain_u16 / U16_MAX:.4f} ({m.chain_u16})"
+        reasons = ", ".join(m.reasons) + ("; " + "; ".join(m.notes) if m.notes else "")
+        style = "red" if m.liar else ("green" if m.score > 0 else "")
+        miners.add_row(
+            str(m.uid),
+            m.name,
+            m.behaviour,
+            str(m.commits),
+            f"{m.score:.4f}",
+            weight,
+            reasons or "-",
+            style=style,
+        )
+    if e.burn_score:
+        miners.add_row("0", "burn", "-", "-", f"{e.burn_score:.4f}", "", "")
+    console.print(miners)
+    vals = Table(title="validators", title_justify="left")
+    for col in ("validator", "consensus hash", "posted to API", "weights on chain"):
+        vals.add_column(col)
+    for v in e.validators:
+        vals.add_row(
+            v.name,
+            (v.consensus_hash or "-")[:16],
+            (v.posted_hash or "-")[:16],
+            f"match at block {v.weights_block}" if v.weights_match else "[red]no match[/]",
+        )
+    console.print(vals)
+    console.print(
+        f"consensus: majority {(e.majority_hash or '-')[:16]}, agreement {e.agreement:.0%}\n"
+    )

@@ -1,11 +1,191 @@
-"""`resi mine`."""
+"""`resi mine`: run the miner (assignment → scrape → upload → commit) with progress or JSON logs."""
 
 from __future__ import annotations
 
-from resi.cli.common import handle_errors, not_available
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from resi.cli.common import ConfigOption, SetOption, console, handle_errors, run_async, settings_from
+from resi.config import MinerSettings
+from resi.errors import ConfigError
+from resi.scrape.miner import EpochOutcome, MinerEvent
 
 
 @handle_errors
-def command() -> None:
-    """Not available yet."""
-    raise not_available("mine")
+def command(
+    wallet: str = typer.Option(None, "--wallet", help="Wallet (coldkey) name."),
+    hotkey: str = typer.Option(None, "--hotkey", help="Hotkey name inside the wallet."),
+    wallet_path: Path = typer.Option(None, "--wallet-path", help="Directory holding wallets."),
+    api_url: str = typer.Option(None, "--api-url", help="Base URL of the resi API."),
+    source: str = typer.Option(None, "--source", help="Listing source: zillow or sim."),
+    sim_url: str = typer.Option(None, "--sim-url", help="Simulated market URL (--source sim)."),
+    workdir: Path = typer.Option(None, "--workdir", help="Local state and files (resumable)."),
+    proxy: list[str] = typer.Option(None, "--proxy", help="Proxy URL (repeatable, rotated)."),
+    proxy_file: Path = typer.Option(None, "--proxy-file", help="File with one proxy URL a line."),
+    concurrency: int = typer.Option(None, "--concurrency", help="Zipcodes scraped at once."),
+    once: bool = typer.Option(False, "--once", help="Run the current epoch, then exit."),
+    json_logs: bool = typer.Option(False, "--json", help="JSON log lines instead of progress bars."),
+    config: Path = ConfigOption,
+    sets: list[str] = SetOption,
+) -> None:
+    """Mine: scrape every assigned zipcode, upload one Parquet file each and commit it."""
+    proxies = list(proxy or []) + _read_proxy_file(proxy_file)
+    flags: dict[str, Any] = {
+        "wallet_name": wallet,
+        "wallet_hotkey": hotkey,
+        "wallet_path": wallet_path,
+        "api_url": api_url,
+        "source": source,
+        "sim_url": sim_url,
+        "workdir": workdir,
+        "proxies": tuple(proxies) if proxies else None,
+        "scrape_concurrency": concurrency,
+        "log_json": True if json_logs else None,
+    }
+    settings = settings_from(MinerSettings, flags, config, sets)
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    outcome = run_async(_main, settings, once)
+    if once and outcome is not None:
+        if settings.log_json:
+            _json_line({"event": "outcome", **outcome.__dict__})
+        else:
+            console.print(
+                f"epoch {outcome.epoch_id}: committed {outcome.committed}/{outcome.zipcodes} "
+                f"zipcodes, {outcome.listings} listings"
+                + (" (deadline reached)" if outcome.deadline_reached else "")
+            )
+
+
+def _read_proxy_file(path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    try:
+        lines = path.expanduser().read_text().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read proxy file {path}: {exc.strerror}") from None
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+async def _main(settings: MinerSettings, once: bool) -> EpochOutcome | None:
+    from resi.api.client import ApiClient
+    from resi.scrape.miner import Miner
+    from resi.scrape.source import open_source
+    from resi.wallet import load_keypair
+
+    keypair = load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
+    source = open_source(
+        settings.source,
+        sim_url=settings.sim_url,
+        proxies=settings.proxies,
+        concurrency=max(settings.scrape_concurrency, 8),
+        request_delay=settings.request_delay,
+    )
+    client = ApiClient(
+        settings.api_url,
+        keypair,
+        receiver_ss58=settings.api_hotkey,
+        timeout=settings.http_timeout,
+    )
+    reporter = _JsonReporter() if settings.log_json else _ProgressReporter()
+    miner = Miner(
+        client,
+        source,
+        keypair.ss58_address,
+        settings.workdir,
+        concurrency=settings.scrape_concurrency,
+        on_progress=reporter,
+        poll_seconds=settings.poll_seconds,
+    )
+    try:
+        with reporter:
+            if once:
+                return await miner.run_once(wait=True)
+            await miner.run_forever()
+            return None
+    finally:
+        await miner.aclose()
+        await source.aclose()
+        await client.aclose()
+
+
+def _json_line(data: dict[str, Any]) -> None:
+    data = {"ts": datetime.now(UTC).isoformat(), **data}
+    sys.stdout.write(json.dumps(data, default=str, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+class _JsonReporter:
+    """One JSON line per miner event (for daemons and log shippers)."""
+
+    def __enter__(self) -> _JsonReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __call__(self, event: MinerEvent) -> None:
+        _json_line({k: v for k, v in event.__dict__.items() if v not in (None, "", 0)} | {
+            "event": event.kind
+        })
+
+
+class _ProgressReporter:
+    """Rich progress bars: zipcodes scraped, uploaded, committed and listings collected."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.listings = 0
+
+    def __enter__(self) -> _ProgressReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _reset(self, epoch_id: str, total: int) -> None:
+        for task in self.tasks.values():
+            self.progress.remove_task(task)
+        self.listings = 0
+        self.tasks = {
+            "scraped": self.progress.add_task(f"{epoch_id} scraped", total=total),
+            "uploaded": self.progress.add_task("uploaded", total=total),
+            "committed": self.progress.add_task("committed", total=total),
+            "listings": self.progress.add_task("listings", total=None),
+        }
+
+    def __call__(self, event: MinerEvent) -> None:
+        if event.kind == "epoch_started" and event.epoch_id:
+            self._reset(event.epoch_id, event.zipcodes_total)
+        elif event.kind == "zipcode_scraped" and self.tasks:
+            self.listings += event.listings
+            self.progress.advance(self.tasks["scraped"])
+            self.progress.update(self.tasks["listings"], completed=self.listings)
+        elif event.kind == "zipcode_uploaded" and self.tasks:
+            self.progress.advance(self.tasks["uploaded"])
+        elif event.kind == "zipcode_committed" and self.tasks:
+            self.progress.advance(self.tasks["committed"])
+        elif event.kind in ("zipcode_failed", "api_unavailable", "waiting"):
+            self.progress.console.print(
+                f"[yellow]{event.kind}[/] {event.zipcode or ''} {event.detail}", highlight=False
+            )
+        elif event.kind == "epoch_finished":
+            self.progress.console.print(f"epoch {event.epoch_id} finished: {event.detail}")

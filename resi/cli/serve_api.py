@@ -1,11 +1,44 @@
-"""`resi serve-api`."""
+"""`resi serve-api`: run the operator's API (epochs, assignments, commits, S3 grants, metrics)."""
 
 from __future__ import annotations
 
-from resi.cli.common import handle_errors, not_available
+import logging
+from pathlib import Path
+
+import typer
+
+from resi.cli.common import ConfigOption, SetOption, handle_errors, run_async, settings_from
+from resi.config import ApiServerSettings
 
 
 @handle_errors
-def command() -> None:
-    """Not available yet."""
-    raise not_available("serve-api")
+def command(
+    db: str = typer.Option(None, "--db", help="sqlite:///path or postgresql://user@host/db."),
+    s3_endpoint: str = typer.Option(None, "--s3-endpoint", help="S3 endpoint URL."),
+    bucket: str = typer.Option(None, "--bucket", help="S3 bucket."),
+    network: str = typer.Option(None, "--network", help="devnet, finney, test, local or ws(s)://."),
+    netuid: int = typer.Option(None, "--netuid", help="Subnet uid."),
+    host: str = typer.Option(None, "--host", help="Address to listen on."),
+    port: int = typer.Option(None, "--port", help="Port to listen on."),
+    secret: str = typer.Option(None, "--secret", help="Server secret (required off devnet)."),
+    config: Path = ConfigOption,
+    sets: list[str] = SetOption,
+) -> None:
+    """Serve the resi API until SIGTERM/SIGINT (replicas may share one PostgreSQL database)."""
+    from resi.api.app import serve
+
+    flags = {
+        "db_url": db,
+        "s3_endpoint": s3_endpoint,
+        "s3_bucket": bucket,
+        "network": network,
+        "netuid": netuid,
+        "host": host,
+        "port": port,
+        "secret": secret,
+    }
+    settings = settings_from(ApiServerSettings, flags, config, sets)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run_async(serve, settings)

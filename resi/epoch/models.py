@@ -83,3 +83,25 @@ class Commit:
     rows: int
     size: int
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class MinerStatusRow:
+    """The latest status a miner reported for an epoch (``at`` is the server time)."""
+
+    epoch_id: str
+    hotkey: str
+    status: str
+    detail: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ValidatorResultRow:
+    """One validator's published result for an epoch (one row per epoch and validator)."""
+
+    epoch_id: str
+    validator_hotkey: str
+    consensus_hash: str
+    report_key: str
+    at: datetime

@@ -1,0 +1,146 @@
+"""The gate middleware: btauth/1 (401) → registration (403) → rate limit (429) → body (400/422).
+
+Order matters and follows DESIGN §4: nothing is counted or parsed for a caller that has not
+proved its identity, and the replay store is the shared database so a replayed request is
+refused on every replica.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from bittensor import http_auth
+from pydantic import BaseModel, ValidationError
+
+from resi.api.ratelimit import RateDecision, seconds_to_reset, window_start
+from resi.api.spec import Role, RouteSpec, spec_for
+from resi.api.state import ApiState, state_of
+from resi.chain.base import Neuron
+from resi.errors import ApiError
+
+CALLER_KEY: web.RequestKey[Neuron] = web.RequestKey("resi_caller", Neuron)
+BODY_KEY: web.RequestKey[Any] = web.RequestKey("resi_body", object)
+
+# Nonce rows outlive the freshness window by a margin so replica clock drift cannot open a gap.
+_NONCE_RETENTION_MARGIN = timedelta(seconds=60)
+
+
+class _AcceptAll:
+    """Nonce store for ``verify``: the real, shared check is the async DB insert right after."""
+
+    def check_and_store(self, hotkey_ss58: str, nonce_ns: int) -> bool:
+        return True
+
+
+_ACCEPT_ALL = _AcceptAll()
+
+
+@web.middleware
+async def gate_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Authenticate, authorise, rate-limit and parse the body of routes that need it."""
+    spec = spec_for(request)
+    if spec is None or spec.role is Role.PUBLIC:
+        return await handler(request)
+    state = state_of(request)
+    raw = await request.read()  # aiohttp enforces client_max_size here (→ 413)
+    hotkey = await authenticate(request, raw, state)
+    neuron = authorize(hotkey, spec.role, state)
+    decision = await rate_limit(hotkey, spec, state)
+    headers = decision.headers()
+    if not decision.allowed:
+        state.metrics.auth_failures.inc("RATE_LIMITED")
+        raise ApiError(
+            429, "RATE_LIMITED", "too many requests for this route; retry later", headers
+        )
+    request[CALLER_KEY] = neuron
+    try:
+        if spec.request is not None:
+            request[BODY_KEY] = parse_body(spec.request, raw)
+        response = await handler(request)
+    except ApiError as exc:
+        exc.headers = {**headers, **exc.headers}
+        raise
+    response.headers.update(headers)
+    return response
+
+
+async def authenticate(request: web.Request, raw: bytes, state: ApiState) -> str:
+    """Verify the btauth/1 headers and record the nonce; returns the caller's hotkey.
+
+    Raises ``ApiError(401, <AuthError class name>)``.
+    """
+    settings = state.settings
+    try:
+        caller = http_auth.verify(
+            request.headers,
+            raw,
+            method=request.method,
+            path=request.raw_path,
+            self_hotkey_ss58=state.self_hotkey,
+            require_receiver=settings.require_receiver,
+            nonce_store=_ACCEPT_ALL,
+            max_age=settings.auth_max_age,
+        )
+    except http_auth.AuthError as exc:
+        reason = type(exc).__name__
+        state.metrics.auth_failures.inc(reason)
+        # AuthError messages never echo secrets or payloads (bittensor guarantees it).
+        raise ApiError(401, reason, str(exc)) from None
+    nonce_time = datetime.fromtimestamp(caller.nonce_ns / 1e9, UTC)
+    expires = nonce_time + timedelta(seconds=settings.auth_max_age) + _NONCE_RETENTION_MARGIN
+    if not await state.store.check_and_store_nonce(caller.hotkey_ss58, caller.nonce_ns, expires):
+        state.metrics.auth_failures.inc("ReplayedRequest")
+        raise ApiError(401, "ReplayedRequest", "this nonce was already accepted from this hotkey")
+    return caller.hotkey_ss58
+
+
+def authorize(hotkey: str, role: Role, state: ApiState) -> Neuron:
+    """Check the hotkey against the cached metagraph; returns its neuron.
+
+    Raises ``ApiError`` 503 (no snapshot yet), 403 ``NOT_REGISTERED`` or 403 ``NOT_VALIDATOR``.
+    """
+    membership = state.membership
+    if membership is None:
+        raise ApiError(503, "CHAIN_UNAVAILABLE", "metagraph not loaded yet; retry shortly")
+    neuron = membership.by_hotkey.get(hotkey)
+    if neuron is None:
+        state.metrics.auth_failures.inc("NOT_REGISTERED")
+        raise ApiError(403, "NOT_REGISTERED", "hotkey is not registered on this subnet")
+    if role is Role.VALIDATOR and not (
+        neuron.validator_permit and neuron.stake >= state.settings.min_validator_stake
+    ):
+        state.metrics.auth_failures.inc("NOT_VALIDATOR")
+        raise ApiError(403, "NOT_VALIDATOR", "route needs a validator permit and the minimum stake")
+    return neuron
+
+
+async def rate_limit(hotkey: str, spec: RouteSpec, state: ApiState) -> RateDecision:
+    """Count this request in the shared (hotkey, route, minute) bucket."""
+    now = state.now()
+    start = window_start(now)
+    limit = state.settings.rate_limit_per_minute
+    allowed, count = await state.store.hit_rate_limit(hotkey, spec.name, start, limit)
+    return RateDecision(allowed, limit, count, seconds_to_reset(now, start))
+
+
+def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    """Parse a JSON request body into ``model``.
+
+    Raises ``ApiError`` 400 ``MALFORMED_JSON`` or 422 ``INVALID_BODY`` (naming the first bad
+    field, never echoing the input).
+    """
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "MALFORMED_JSON", "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "INVALID_BODY", "request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ApiError(422, "INVALID_BODY", f"{where}: {first['msg']}") from None

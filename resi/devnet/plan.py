@@ -1,0 +1,148 @@
+"""What a devnet run consists of (pure): miner behaviours, named scenarios, timing and settings.
+
+A `DevnetPlan` is built from the command-line options and decides everything that does not need
+I/O: which behaviour each miner has, which epochs are mined, and the settings each role gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from resi.errors import ConfigError
+
+HONEST = "honest"
+
+# Every miner behaviour the devnet knows; `honest` runs the real `resi mine`.
+BEHAVIOURS: tuple[str, ...] = (
+    "honest",
+    "honest-slow",
+    "lazy",
+    "padder",
+    "fabricator",
+    "honeypot-responder",
+    "sybil",
+    "late",
+    "stale-replay",
+)
+
+# Behaviours that must end with weight exactly 0.
+CHEATERS: frozenset[str] = frozenset(BEHAVIOURS) - {"honest", "honest-slow"}
+
+SCENARIOS: dict[str, tuple[str, ...]] = {
+    "mixed": ("honest", "honest-slow", "fabricator", "padder", "honeypot-responder", "sybil"),
+    "honest": ("honest", "honest", "honest-slow"),
+    "cheaters": (
+        "honest",
+        "lazy",
+        "padder",
+        "fabricator",
+        "honeypot-responder",
+        "sybil",
+        "late",
+        "stale-replay",
+    ),
+    "all": BEHAVIOURS,
+}
+
+
+def behaviours_for(scenario: str, miners: int | None) -> tuple[str, ...]:
+    """The behaviour of each miner: the scenario's list, cycled or cut to ``miners`` entries.
+
+    Raises ``ConfigError`` for an unknown scenario or a miner count below 1.
+    """
+    if scenario in SCENARIOS:
+        base = SCENARIOS[scenario]
+    elif scenario in BEHAVIOURS:
+        base = (scenario,)
+    else:
+        known = ", ".join([*SCENARIOS, *BEHAVIOURS])
+        raise ConfigError(f"unknown scenario {scenario!r}; choose one of: {known}")
+    count = len(base) if miners is None else miners
+    if count < 1:
+        raise ConfigError("--miners must be at least 1")
+    return tuple(base[i % len(base)] for i in range(count))
+
+
+def sybil_victims(behaviours: Sequence[str]) -> dict[int, int]:
+    """For each sybil miner index, the index of the miner whose files it re-uploads.
+
+    The victim is the first honest miner (else the first non-sybil one). Raises ``ConfigError``
+    when a sybil has nobody to copy.
+    """
+    candidates = [i for i, b in enumerate(behaviours) if b == HONEST]
+    candidates += [i for i, b in enumerate(behaviours) if b not in ("sybil", HONEST)]
+    out: dict[int, int] = {}
+    for i, b in enumerate(behaviours):
+        if b == "sybil":
+            if not candidates:
+                raise ConfigError("the sybil behaviour needs at least one other miner to copy")
+            out[i] = candidates[0]
+    return out
+
+
+@dataclass(frozen=True)
+class DevnetPlan:
+    """Everything a devnet run needs to know before it starts anything."""
+
+    behaviours: tuple[str, ...]
+    validators: int
+    epochs: int
+    epoch_seconds: int
+    data_dir: Path
+    keep: bool
+    seed: int = 7
+    netuid: int = 46
+    block_time: float = 1.0
+    target_listings: int = 1_000
+    tolerance: float = 0.2
+    min_zip_listings: int = 60
+    max_zip_listings: int = 300
+    honeypot_share: float = 0.15
+    validator_stake: float = 10_000.0
+    min_validator_stake: float = 1_000.0
+    weights_interval_blocks: int = 4
+    poll_seconds: float = 1.0
+
+    @property
+    def miner_names(self) -> tuple[str, ...]:
+        return tuple(f"miner{i}-{b}" for i, b in enumerate(self.behaviours))
+
+    @property
+    def validator_names(self) -> tuple[str, ...]:
+        return tuple(f"validator{i}" for i in range(self.validators))
+
+    def api_env(self) -> dict[str, str]:
+        """Settings of `resi serve-api` as ``RESI_*`` variables (small, fast epochs)."""
+        return {
+            "RESI_NETWORK": "devnet",
+            "RESI_NETUID": str(self.netuid),
+            "RESI_BLOCK_TIME": str(self.block_time),
+            "RESI_EPOCH_SECONDS": str(self.epoch_seconds),
+            "RESI_TARGET_LISTINGS": str(self.target_listings),
+            "RESI_TOLERANCE": str(self.tolerance),
+            "RESI_MIN_ZIP_LISTINGS": str(self.min_zip_listings),
+            "RESI_MAX_ZIP_LISTINGS": str(self.max_zip_listings),
+            # Epochs are seconds long, so a day-long cooldown would exhaust small pools quickly.
+            "RESI_COOLDOWN_HOURS": "0",
+            "RESI_HONEYPOT_SHARE": str(self.honeypot_share),
+            "RESI_MIN_VALIDATOR_STAKE": str(self.min_validator_stake),
+            "RESI_METAGRAPH_REFRESH_SECONDS": "2",
+            "RESI_RATE_LIMIT_PER_MINUTE": "6000",
+            # Devnet clocks are all the same machine; signed requests are never old.
+            "RESI_AUTH_MAX_AGE": "30",
+            "RESI_SECRET": f"resi-devnet-secret-{self.seed}",
+            # The API loads its own hotkey, and clients sign for it (as in production).
+            "RESI_REQUIRE_RECEIVER": "true",
+        }
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` for option combinations that cannot run."""
+        if self.validators < 1:
+            raise ConfigError("--validators must be at least 1")
+        if self.epochs < 1:
+            raise ConfigError("--epochs must be at least 1")
+        if self.epoch_seconds < 20 or 86_400 % self.epoch_seconds:
+            raise ConfigError("--epoch-seconds must be at least 20 and divide 86400 (a day)")
+        sybil_victims(self.behaviours)

@@ -1,0 +1,323 @@
+"""The zipcode catalog: geography from the ``zipcodes`` package plus expected listing counts.
+
+There is no real listing-count data offline, so the built-in ``expected_listings`` column is a
+*deterministic, documented estimate* (``estimate_listings``): a log-normal draw seeded by the
+zipcode, scaled by how dense its county is (counties with many zipcodes are urban) and zero for
+PO BOX / UNIQUE / MILITARY zipcodes, which have no homes. Operators replace it with real data via
+``parse_plain_csv`` or ``parse_realtor_csv`` (Realtor.com "Inventory Core Metrics by zip"), or it
+is calibrated from validated history with ``calibrate`` (an exponentially weighted mean).
+
+Parsers are pure: they return a complete new catalog or raise ``CatalogImportError`` listing every
+bad line, so a failed import never leaves a half-imported catalog behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import io
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from statistics import NormalDist
+
+from resi.epoch.models import MarketTier, ZipcodeInfo
+from resi.errors import CatalogImportError
+
+ESTIMATE_VERSION = "resi-catalog-estimate-v1"
+NO_LISTING_TYPES = frozenset({"PO BOX", "UNIQUE", "MILITARY"})
+PREMIUM_PRICE = 600_000
+EMERGING_PRICE = 200_000
+
+# US Census Bureau regions; territories and military "states" get their own labels.
+_REGIONS: dict[str, tuple[str, ...]] = {
+    "Northeast": ("CT", "ME", "MA", "NH", "RI", "VT", "NJ", "NY", "PA"),
+    "Midwest": ("IL", "IN", "MI", "OH", "WI", "IA", "KS", "MN", "MO", "NE", "ND", "SD"),
+    "South": (
+        "DE", "DC", "FL", "GA", "MD", "NC", "SC", "VA", "WV",
+        "AL", "KY", "MS", "TN", "AR", "LA", "OK", "TX",
+    ),  # fmt: skip
+    "West": ("AZ", "CO", "ID", "MT", "NV", "NM", "UT", "WY", "AK", "CA", "HI", "OR", "WA"),
+    "Territories": ("PR", "VI", "GU", "AS", "MP", "FM", "MH", "PW"),
+    "Military": ("AA", "AE", "AP"),
+}
+STATE_REGION: dict[str, str] = {s: region for region, states in _REGIONS.items() for s in states}
+
+# Rough relative home-price level per state, used only to pick a plausible market tier for the
+# built-in estimate (1.0 = national median).
+_PRICE_LEVEL: dict[str, float] = {
+    "CA": 2.3, "HI": 2.6, "DC": 2.0, "MA": 1.9, "WA": 1.8, "CO": 1.6, "NJ": 1.5, "NY": 1.4,
+    "OR": 1.5, "UT": 1.5, "MT": 1.4, "ID": 1.3, "NH": 1.3, "RI": 1.3, "MD": 1.2, "CT": 1.2,
+    "AZ": 1.3, "NV": 1.3, "FL": 1.2, "VA": 1.2, "VT": 1.1, "ME": 1.1, "WV": 0.6, "MS": 0.6,
+    "AR": 0.65, "OK": 0.65, "KY": 0.7, "LA": 0.7, "AL": 0.7, "IA": 0.7, "KS": 0.7, "OH": 0.7,
+    "IN": 0.7, "MI": 0.75, "MO": 0.75, "NE": 0.8, "ND": 0.8, "SD": 0.85, "PR": 0.5,
+}  # fmt: skip
+
+
+def census_region(state: str) -> str:
+    """Census region of a state code (``""`` when unknown)."""
+    return STATE_REGION.get(state.upper(), "")
+
+
+def tier_for_price(median_price: float) -> MarketTier:
+    """Market tier from a median listing price (PREMIUM ≥ 600k, EMERGING < 200k)."""
+    if median_price >= PREMIUM_PRICE:
+        return MarketTier.PREMIUM
+    if median_price < EMERGING_PRICE:
+        return MarketTier.EMERGING
+    return MarketTier.STANDARD
+
+
+def _uniforms(zipcode: str) -> tuple[float, float]:
+    digest = hashlib.sha256(f"{ESTIMATE_VERSION}:{zipcode}".encode()).digest()
+    # Two independent uniforms in (0, 1), away from 0/1 so inv_cdf stays finite.
+    a = (int.from_bytes(digest[:8], "big") + 0.5) / 2**64
+    b = (int.from_bytes(digest[8:16], "big") + 0.5) / 2**64
+    return a, b
+
+
+def estimate_listings(
+    zipcode: str, zip_type: str, state: str, county_zipcodes: int
+) -> tuple[int, MarketTier]:
+    """Deterministic stand-in for (expected listings, market tier) of one zipcode.
+
+    Listings: 90 × density × exp(1.0·z), z ~ N(0,1) seeded by sha256 of the zipcode, density =
+    (standard zipcodes in the county / 8)^0.35 clamped to [0.5, 2.5], capped at 6,000; 0 for
+    zip types that hold no homes. Tier: a seeded log-normal price around 330k × a state level.
+    """
+    u1, u2 = _uniforms(zipcode)
+    nd = NormalDist()
+    level = _PRICE_LEVEL.get(state, 1.0)
+    tier = tier_for_price(330_000 * level * math.exp(0.45 * nd.inv_cdf(u2)))
+    if zip_type in NO_LISTING_TYPES:
+        return 0, tier
+    density = min(2.5, max(0.5, (max(county_zipcodes, 1) / 8) ** 0.35))
+    return min(6_000, round(90 * density * math.exp(1.0 * nd.inv_cdf(u1)))), tier
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin() -> tuple[ZipcodeInfo, ...]:
+    import zipcodes  # heavy (~1 s): only when the built-in catalog is asked for
+
+    raw = [z for z in zipcodes.list_all() if z.get("active")]
+    density = Counter(
+        (z["state"], z["county"] or "") for z in raw if z["zip_code_type"] == "STANDARD"
+    )
+    rows = []
+    for z in raw:
+        county = z["county"] or ""
+        expected, tier = estimate_listings(
+            z["zip_code"], z["zip_code_type"], z["state"], density[(z["state"], county)]
+        )
+        rows.append(
+            ZipcodeInfo(
+                zipcode=z["zip_code"],
+                state=z["state"],
+                city=z["city"] or "",
+                county=county,
+                lat=float(z["lat"]),
+                lon=float(z["long"]),
+                zip_type=z["zip_code_type"],
+                expected_listings=expected,
+                market_tier=tier,
+                region=census_region(z["state"]),
+            )
+        )
+    rows.sort(key=lambda r: r.zipcode)
+    return tuple(rows)
+
+
+def builtin_catalog() -> list[ZipcodeInfo]:
+    """Every active zipcode of the ``zipcodes`` package with the estimated listing column.
+
+    Built once per process (about a second) and cached; the result is a fresh list.
+    """
+    return list(_builtin())
+
+
+# --------------------------------------------------------------------------- importers
+
+
+def _read(source: str | Path | io.TextIOBase) -> list[list[str]]:
+    if isinstance(source, io.TextIOBase):
+        text = source.read()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogImportError(f"cannot read catalog file {source}: {exc}") from None
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a number") from None
+    if not math.isfinite(number) or number < 0 or number != int(number):
+        raise ValueError(f"{what} {value!r} must be a whole number ≥ 0")
+    return int(number)
+
+
+def _zipcode(value: str) -> str:
+    value = value.strip()
+    if value.isdigit() and len(value) <= 5:
+        return value.zfill(5)  # spreadsheets drop leading zeros (01001 -> 1001)
+    raise ValueError(f"zipcode {value!r} is not a 1-5 digit code")
+
+
+def _header(rows: list[list[str]], required: Iterable[str]) -> dict[str, int]:
+    if not rows:
+        raise CatalogImportError("catalog file is empty", [(1, "missing header")])
+    index = {name.strip().lower(): i for i, name in enumerate(rows[0])}
+    missing = [c for c in required if c not in index]
+    if missing:
+        raise CatalogImportError(
+            f"catalog header lacks {', '.join(missing)}", [(1, f"missing columns {missing}")]
+        )
+    return index
+
+
+def _fail_if(problems: list[tuple[int, str]], kind: str) -> None:
+    if problems:
+        shown = "; ".join(f"line {n}: {msg}" for n, msg in problems[:5])
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise CatalogImportError(f"{kind} has {len(problems)} bad rows: {shown}{more}", problems)
+
+
+def parse_plain_csv(
+    source: str | Path | io.TextIOBase, base: Sequence[ZipcodeInfo]
+) -> list[ZipcodeInfo]:
+    """Apply ``zipcode,expected_listings[,market_tier,region]`` rows to ``base``.
+
+    Zipcodes not in the file keep their base values. Returns the new catalog; raises
+    ``CatalogImportError`` (with ``(line, message)`` problems) if any row is bad or unknown.
+    """
+    rows = _read(source)
+    col = _header(rows, ("zipcode", "expected_listings"))
+    by_zip = {z.zipcode: z for z in base}
+    updates: dict[str, ZipcodeInfo] = {}
+    problems: list[tuple[int, str]] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            cells = {name: row[i].strip() if i < len(row) else "" for name, i in col.items()}
+            zipcode = _zipcode(cells["zipcode"])
+            if zipcode not in by_zip:
+                raise ValueError(f"zipcode {zipcode} is not in the geography catalog")
+            if zipcode in updates:
+                raise ValueError(f"zipcode {zipcode} appears twice")
+            changes: dict[str, object] = {
+                "expected_listings": _int(cells["expected_listings"], "expected_listings")
+            }
+            if cells.get("market_tier"):
+                changes["market_tier"] = MarketTier(cells["market_tier"].upper())
+            if cells.get("region"):
+                changes["region"] = cells["region"]
+            updates[zipcode] = replace(by_zip[zipcode], **changes)  # type: ignore[arg-type]
+        except ValueError as exc:  # MarketTier(...) raises ValueError too
+            problems.append((line, str(exc)))
+    _fail_if(problems, "catalog CSV")
+    return [updates.get(z.zipcode, z) for z in base]
+
+
+REALTOR_COLUMNS = (
+    "month_date_yyyymm",
+    "postal_code",
+    "active_listing_count",
+    "median_listing_price",
+)
+
+
+def parse_realtor_csv(
+    source: str | Path | io.TextIOBase, base: Sequence[ZipcodeInfo]
+) -> tuple[list[ZipcodeInfo], int]:
+    """Apply a Realtor.com "Inventory Core Metrics by zip" CSV to ``base``.
+
+    For each ``postal_code`` the row with the latest ``month_date_yyyymm`` wins; expected listings
+    = ``active_listing_count``, tier from ``median_listing_price``. Zipcodes absent from ``base``
+    are skipped (Realtor.com lists some retired codes). Returns ``(catalog, skipped_count)``;
+    raises ``CatalogImportError`` listing every malformed line.
+    """
+    rows = _read(source)
+    col = _header(rows, REALTOR_COLUMNS)
+    by_zip = {z.zipcode: z for z in base}
+    latest: dict[str, tuple[int, int, float]] = {}
+    problems: list[tuple[int, str]] = []
+    skipped: set[str] = set()
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            cells = {name: row[i].strip() if i < len(row) else "" for name, i in col.items()}
+            month = cells["month_date_yyyymm"]
+            if not (month.isdigit() and len(month) == 6 and 1 <= int(month[4:]) <= 12):
+                raise ValueError(f"month_date_yyyymm {month!r} is not YYYYMM")
+            zipcode = _zipcode(cells["postal_code"])
+            count = _int(cells["active_listing_count"], "active_listing_count")
+            price = float(cells["median_listing_price"] or "nan")
+            if not math.isfinite(price) or price <= 0:
+                raise ValueError(f"median_listing_price {cells['median_listing_price']!r} invalid")
+        except ValueError as exc:
+            problems.append((line, str(exc)))
+            continue
+        if zipcode not in by_zip:
+            skipped.add(zipcode)
+            continue
+        if zipcode not in latest or int(month) >= latest[zipcode][0]:
+            latest[zipcode] = (int(month), count, price)
+    _fail_if(problems, "Realtor.com CSV")
+    out = []
+    for z in base:
+        if z.zipcode in latest:
+            _, count, price = latest[z.zipcode]
+            z = replace(z, expected_listings=count, market_tier=tier_for_price(price))
+        out.append(z)
+    return out, len(skipped)
+
+
+def write_plain_csv(rows: Sequence[ZipcodeInfo]) -> str:
+    """The catalog as plain CSV text (``zipcode,expected_listings,market_tier,region``)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["zipcode", "expected_listings", "market_tier", "region"])
+    for z in rows:
+        writer.writerow([z.zipcode, z.expected_listings, str(z.market_tier), z.region])
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def ewma(counts: Sequence[int], alpha: float) -> float:
+    """Exponentially weighted mean, oldest first; the newest count weighs ``alpha``."""
+    if not counts:
+        raise ValueError("ewma of no counts")
+    mean = float(counts[0])
+    for c in counts[1:]:
+        mean = alpha * c + (1 - alpha) * mean
+    return mean
+
+
+def calibrate(
+    catalog: Sequence[ZipcodeInfo], history: Mapping[str, Sequence[int]], alpha: float = 0.5
+) -> list[ZipcodeInfo]:
+    """Replace expected listings by the EWMA of validated counts where history exists."""
+    if not 0 < alpha <= 1:
+        raise ValueError("alpha must be in (0, 1]")
+    out = []
+    for z in catalog:
+        counts = history.get(z.zipcode)
+        if counts:
+            z = replace(z, expected_listings=round(ewma(counts, alpha)))
+        out.append(z)
+    return out
+
+
+def validated_empty(history: Mapping[str, Sequence[int]]) -> set[str]:
+    """Zipcodes whose most recent validated count was 0 (honeypot material)."""
+    return {z for z, counts in history.items() if counts and counts[-1] == 0}

@@ -1,0 +1,183 @@
+"""Thin async drivers (aiosqlite, asyncpg) behind one small interface, with error translation.
+
+A driver hands out a ``Conn`` for plain reads (``connection()``) or for an atomic write
+(``transaction()``). Every database or OS error leaving here is a ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+import anyio
+import asyncpg
+
+from resi.epoch.store.dialect import POSTGRESQL, SQLITE, Dialect
+from resi.errors import StoreError
+
+Row = dict[str, Any]
+
+_DB_ERRORS: tuple[type[BaseException], ...] = (
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    ValueError,  # aiosqlite raises ValueError on a closed connection
+)
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Re-raise database/driver errors as ``StoreError`` naming the operation."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except _DB_ERRORS as exc:
+        raise StoreError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+
+
+class Conn(Protocol):
+    """One connection (possibly inside a transaction); SQL uses ``?`` placeholders."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def execute(self, sql: str, *args: Any) -> None: ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+class Driver(Protocol):
+    dialect: Dialect
+
+    def connection(self) -> Any: ...  # async context manager yielding Conn
+
+    def transaction(self) -> Any: ...  # async context manager yielding Conn (atomic)
+
+    async def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+class _SqliteConn:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._db.execute(sql, args) as cur:
+            rows = await cur.fetchall()
+            names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._db.execute(sql, args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._db.executemany(sql, rows)
+
+
+class SqliteDriver:
+    """One aiosqlite connection per store; a lock keeps transactions of tasks apart.
+
+    Writes use ``BEGIN IMMEDIATE`` so concurrent processes queue on the busy timeout instead
+    of failing when a read transaction upgrades to a write.
+    """
+
+    dialect = SQLITE
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = anyio.Lock()
+
+    @classmethod
+    async def open(cls, path: str, busy_timeout_ms: int = 30_000) -> SqliteDriver:
+        with translate_errors("opening SQLite database"):
+            if path != ":memory:":
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(path, isolation_level=None)
+            try:
+                await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+                await db.execute("PRAGMA journal_mode = WAL")
+                await db.execute("PRAGMA synchronous = NORMAL")
+                await db.execute("PRAGMA foreign_keys = ON")
+            except BaseException:
+                await db.close()
+                raise
+        return cls(db)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[_SqliteConn]:
+        async with self._lock:
+            with translate_errors("SQLite query"):
+                yield _SqliteConn(self._db)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SqliteConn]:
+        async with self._lock:
+            with translate_errors("SQLite transaction"):
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _SqliteConn(self._db)
+                except BaseException:
+                    with anyio.CancelScope(shield=True):
+                        await self._db.execute("ROLLBACK")
+                    raise
+                await self._db.execute("COMMIT")
+
+    async def close(self) -> None:
+        with translate_errors("closing SQLite database"):
+            await self._db.close()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class _PgConn:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        rows = await self._conn.fetch(POSTGRESQL.sql(sql), *args)
+        return [dict(r.items()) for r in rows]
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._conn.execute(POSTGRESQL.sql(sql), *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(POSTGRESQL.sql(sql), rows)
+
+
+class PostgresDriver:
+    """An asyncpg pool; each transaction runs on one pooled connection."""
+
+    dialect = POSTGRESQL
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, min_size: int = 1, max_size: int = 10) -> PostgresDriver:
+        with translate_errors("connecting to PostgreSQL"):
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+        return cls(pool)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[_PgConn]:
+        with translate_errors("PostgreSQL query"):
+            async with self._pool.acquire() as conn:
+                yield _PgConn(conn)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PgConn]:
+        with translate_errors("PostgreSQL transaction"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield _PgConn(conn)
+
+    async def close(self) -> None:
+        with translate_errors("closing PostgreSQL pool"):
+            await self._pool.close()

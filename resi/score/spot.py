@@ -1,0 +1,130 @@
+"""Tier 3 as a pure function of a file's seeded draws and the recorded lookups.
+
+Rules (DESIGN §8): walk the seeded draws; a FOUND listing is compared field by field, a GONE
+one makes the miner a liar, an UNVERIFIABLE one is replaced by the next draw (at most
+factor × k draws). The sample passes when at least ``spot_pass_ratio`` of the verified listings
+match. Fewer than min(k, ``spot_min_sample``) verified listings → ``T3_UNVERIFIABLE``, which is
+never held against the miner (no rank this time, still a participant). ``T3_MISMATCH`` is not a
+lie either (prices drift, sites disagree): no rank, still a participant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any
+
+from resi.config import ScoringSettings
+from resi.score.models import (
+    FileAssessment,
+    Lookup,
+    LookupRequest,
+    LookupStatus,
+    Observed,
+    Reason,
+    SpotEvidence,
+    SpotResult,
+    exact,
+)
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _within(claimed: float | None, observed: float, tolerance: float) -> bool:
+    if claimed is None:
+        return False
+    if observed == 0:
+        return claimed == 0
+    return abs(claimed - observed) <= tolerance * abs(observed)
+
+
+def compare(
+    claimed: Mapping[str, Any], observed: Observed, config: ScoringSettings
+) -> tuple[str, ...]:
+    """Names of fields that do not match; a field the source does not show is not compared.
+
+    Price within ``price_tolerance`` and living area within ``sqft_tolerance`` (relative to the
+    observed value), bedrooms/bathrooms exact, same zipcode.
+    """
+    bad: list[str] = []
+    if observed.price is not None and not _within(
+        _num(claimed.get("price")), float(observed.price), config.price_tolerance
+    ):
+        bad.append("price")
+    for name in ("bedrooms", "bathrooms"):
+        obs = getattr(observed, name)
+        if obs is not None and _num(claimed.get(name)) != float(obs):
+            bad.append(name)
+    if observed.living_area_sqft is not None and not _within(
+        _num(claimed.get("living_area_sqft")),
+        float(observed.living_area_sqft),
+        config.sqft_tolerance,
+    ):
+        bad.append("living_area_sqft")
+    if (
+        observed.zipcode is not None
+        and str(claimed.get("zipcode") or "").strip() != str(observed.zipcode).strip()
+    ):
+        bad.append("zipcode")
+    return tuple(bad)
+
+
+def run_spot(
+    assessment: FileAssessment, lookups: Mapping[str, Lookup], config: ScoringSettings
+) -> SpotResult | list[LookupRequest]:
+    """Tier 3 for one file: a ``SpotResult``, or the lookups still needed to decide.
+
+    Missing lookups are assumed verifiable while planning, so the requests cover exactly the
+    draws that would be reached; when some come back unverifiable the next call asks for more.
+    """
+    k = assessment.k
+    evidence: list[SpotEvidence] = []
+    pending: list[LookupRequest] = []
+    verified = matched = 0
+    for draw in assessment.sample:
+        if verified + len(pending) >= k:
+            break
+        found = lookups.get(draw.key)
+        if found is None:
+            pending.append(LookupRequest(key=draw.key, claimed=draw.claimed))
+            continue
+        if found.status is LookupStatus.UNVERIFIABLE:
+            evidence.append(
+                SpotEvidence(draw.index, draw.key, draw.claimed, found.status, None, None)
+            )
+            continue
+        if found.status is LookupStatus.GONE:
+            evidence.append(
+                SpotEvidence(draw.index, draw.key, draw.claimed, found.status, None, False)
+            )
+            if not pending:
+                return SpotResult(
+                    Reason.T3_NOT_FOUND, k, len(evidence), verified, matched, tuple(evidence)
+                )
+            verified += 1
+            continue
+        observed = found.observed or Observed(None, None, None, None, None)
+        bad = compare(draw.claimed, observed, config)
+        verified += 1
+        matched += not bad
+        evidence.append(
+            SpotEvidence(draw.index, draw.key, draw.claimed, found.status, observed, not bad, bad)
+        )
+    if pending:
+        return pending
+    if any(e.status is LookupStatus.GONE for e in evidence):
+        reason = Reason.T3_NOT_FOUND
+    elif verified < min(k, config.spot_min_sample) or verified == 0:
+        reason = Reason.T3_UNVERIFIABLE
+    elif Fraction(matched, verified) >= exact(config.spot_pass_ratio):
+        reason = Reason.T3_PASS
+    else:
+        reason = Reason.T3_MISMATCH
+    return SpotResult(reason, k, len(evidence), verified, matched, tuple(evidence))

@@ -1,0 +1,441 @@
+"""Order-independent checks of one committed file: integrity, honeypot, tiers 1 and 2.
+
+All per-row work is vectorised with pyarrow compute. Definitions (DESIGN §8, written down here):
+
+- *completeness*: share of rows whose every required field is present (non-null; strings
+  non-blank).
+- *plausible*: share of rows whose present values lie in sane ranges (price, sizes, years, counts)
+  and whose coordinates, when given, lie within ``vicinity_km`` of the zipcode centre (a row
+  with only one of latitude/longitude is implausible).
+- *consistency*: share of rows whose zipcode and state equal the assignment's and whose url
+  carries the same canonical id as ``listing_id``.
+- *duplicate share*: (rows − distinct canonical ids) / rows.
+
+Thresholds compare exact fractions against the configured decimal (0.85 means 17/20).
+- *fingerprint*: sha256 over the sorted per-row string encodings of every column (scraped_at
+  included), so two honest scrapes of the same site differ while a re-labelled copy does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from resi.config import ScoringSettings
+from resi.score.models import (
+    LIAR_FILE_REASONS,
+    AssignmentInput,
+    CommitInput,
+    FileAssessment,
+    FileOutcome,
+    Metrics,
+    Reason,
+    SampleRow,
+    exact,
+)
+from resi.score.sampling import draw_indices, max_draws, sample_size, spot_seed
+
+REQUIRED_FIELDS = (
+    "listing_id",
+    "source",
+    "url",
+    "zipcode",
+    "address",
+    "city",
+    "state",
+    "price",
+    "status",
+    "property_type",
+    "scraped_at",
+)
+
+# (column, lowest, highest) for values that must be sane when present.
+PLAUSIBLE_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("price", 1_000, 1_000_000_000),
+    ("bedrooms", 0, 100),
+    ("bathrooms", 0, 100),
+    ("living_area_sqft", 50, 1_000_000),
+    ("lot_sqft", 0, 1_000_000_000),
+    ("days_on_market", 0, 36_500),
+    ("photo_count", 0, 10_000),
+)
+EARLIEST_YEAR_BUILT = 1600
+URL_ID_PATTERN = r"(?P<id>[0-9A-Za-z]+)_zpid"
+EARTH_RADIUS_KM = 6371.0088
+
+
+def _col(table: pa.Table, name: str) -> pa.ChunkedArray:
+    """The column, or an all-null one when the file lacks it (schema checks live elsewhere)."""
+    if table.schema.get_field_index(name) >= 0:
+        return table.column(name)
+    return pa.chunked_array([pa.nulls(table.num_rows)])
+
+
+def canonical_ids(values: pa.ChunkedArray | pa.Array) -> Any:
+    """Canonical listing ids: trimmed, lower-case, ``_zpid`` suffix and leading zeros removed."""
+    s = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(values, pa.string())))
+    s = pc.replace_substring_regex(s, pattern="_zpid$", replacement="")
+    return pc.utf8_ltrim(s, characters="0")
+
+
+def canonical_id(value: Any) -> str:
+    """The canonical id of one value (same rules as ``canonical_ids``)."""
+    s = str(value).strip().lower()
+    if s.endswith("_zpid"):
+        s = s[: -len("_zpid")]
+    return s.lstrip("0")
+
+
+def _present(table: pa.Table, name: str) -> Any:
+    col = _col(table, name)
+    valid = pc.is_valid(col)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
+        valid = pc.and_(valid, pc.invert(pc.fill_null(blank, True)))
+    return valid
+
+
+def complete_mask(table: pa.Table) -> Any:
+    """Per row: every required field present."""
+    mask = _present(table, REQUIRED_FIELDS[0])
+    for name in REQUIRED_FIELDS[1:]:
+        mask = pc.and_(mask, _present(table, name))
+    return mask
+
+
+def _in_range(col: pa.ChunkedArray | pa.Array, lo: float, hi: float) -> Any:
+    num = pc.cast(col, pa.float64())
+    ok = pc.and_(pc.greater_equal(num, lo), pc.less_equal(num, hi))
+    return pc.fill_null(ok, True)  # absent values are judged by completeness, not here
+
+
+def _near_centre(table: pa.Table, lat0: float, lon0: float, km: float) -> Any:
+    lat = pc.cast(_col(table, "latitude"), pa.float64())
+    lon = pc.cast(_col(table, "longitude"), pa.float64())
+    rad = math.pi / 180.0
+    dlat = pc.multiply(pc.subtract(lat, lat0), rad / 2)
+    dlon = pc.multiply(pc.subtract(lon, lon0), rad / 2)
+    a = pc.add(
+        pc.power(pc.sin(dlat), 2),
+        pc.multiply(
+            pc.multiply(pc.cos(pc.multiply(lat, rad)), math.cos(lat0 * rad)),
+            pc.power(pc.sin(dlon), 2),
+        ),
+    )
+    dist = pc.multiply(pc.asin(pc.sqrt(pc.min_element_wise(a, 1.0))), 2 * EARTH_RADIUS_KM)
+    near = pc.less_equal(dist, km)
+    both_null = pc.and_(pc.is_null(lat), pc.is_null(lon))
+    # one coordinate without the other is implausible; neither is merely incomplete
+    return pc.or_(pc.fill_null(near, False), both_null)
+
+
+def plausible_mask(
+    table: pa.Table, assignment: AssignmentInput, epoch_year: int, config: ScoringSettings
+) -> Any:
+    """Per row: values plausible (see module docstring)."""
+    mask = _near_centre(table, assignment.lat, assignment.lon, config.vicinity_km)
+    for name, lo, hi in PLAUSIBLE_RANGES:
+        mask = pc.and_(mask, _in_range(_col(table, name), lo, hi))
+    return pc.and_(mask, _in_range(_col(table, "year_built"), EARLIEST_YEAR_BUILT, epoch_year + 2))
+
+
+def consistent_mask(table: pa.Table, assignment: AssignmentInput, ids: Any) -> Any:
+    """Per row: zipcode/state match the assignment and the url id equals the canonical id."""
+    zipcode = pc.utf8_trim_whitespace(pc.cast(_col(table, "zipcode"), pa.string()))
+    zip_ok = pc.equal(zipcode, assignment.zipcode)
+    state = pc.utf8_upper(pc.utf8_trim_whitespace(pc.cast(_col(table, "state"), pa.string())))
+    state_ok = pc.equal(state, assignment.state.strip().upper())
+    url = pc.cast(_col(table, "url"), pa.string())
+    url_id = pc.struct_field(pc.extract_regex(url, pattern=URL_ID_PATTERN), [0])
+    id_ok = pc.equal(canonical_ids(url_id), ids)
+    return pc.and_(pc.and_(zip_ok, state_ok), id_ok)
+
+
+def row_strings(table: pa.Table) -> Any:
+    """One string per row encoding every value of every column (sorted by column name)."""
+    names = sorted(table.column_names)
+    parts = []
+    for n in names:
+        col = table.column(n)
+        if pa.types.is_timestamp(col.type):
+            # formatting zoned timestamps is ~40x slower than the integer ticks they hold
+            col = pc.cast(col, pa.int64())
+        parts.append(pc.fill_null(pc.cast(col, pa.string()), "\x00"))
+    return pc.binary_join_element_wise(*parts, "\x1f")
+
+
+def _fingerprints(strings: Any, file_idx: Any, sizes: list[int], names: list[str]) -> list[str]:
+    """Per file: sha256 of its sorted row strings (order-insensitive)."""
+    order = pc.sort_indices(
+        pa.table({"f": file_idx, "s": strings}), sort_keys=[("f", "ascending"), ("s", "ascending")]
+    )
+    ordered = pc.take(strings, order)
+    ordered = ordered.combine_chunks() if isinstance(ordered, pa.ChunkedArray) else ordered
+    offsets = [0]
+    for n in sizes:
+        offsets.append(offsets[-1] + n)
+    joined = pc.binary_join(
+        pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), ordered), "\x1e"
+    ).to_pylist()
+    header = "\x1d".join(sorted(names)).encode()
+    return [hashlib.sha256(header + (j or "").encode()).hexdigest() for j in joined]
+
+
+def fingerprint(table: pa.Table) -> str:
+    """Order-insensitive sha256 of every value of every row (column names included)."""
+    idx = pa.array([0] * table.num_rows, pa.int32())
+    return _fingerprints(row_strings(table), idx, [table.num_rows], table.column_names)[0]
+
+
+def _jsonable_table(table: pa.Table) -> pa.Table:
+    """Timestamps/dates as ISO strings so sampled rows are plain JSON values."""
+    cols = []
+    for f in table.schema:
+        col = table.column(f.name)
+        if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type):
+            col = pc.cast(col, pa.string())
+        cols.append(col)
+    return pa.table(cols, names=table.column_names)
+
+
+def _file_index(sizes: Sequence[int]) -> pa.Array:
+    """0 repeated sizes[0] times, 1 repeated sizes[1] times, ... (built without Python loops)."""
+    ends, total, values = [], 0, []
+    for i, n in enumerate(sizes):
+        if n:
+            total += n
+            ends.append(total)
+            values.append(i)
+    if not ends:
+        return pa.array([], pa.int32())
+    ree = pa.RunEndEncodedArray.from_arrays(
+        pa.array(ends, pa.int32()), pa.array(values, pa.int32())
+    )
+    return pc.run_end_decode(ree)
+
+
+def _draws(rows: int, seed: bytes, config: ScoringSettings) -> list[int]:
+    limit = max_draws(rows, config)
+    picks: list[int] = []
+    for idx in draw_indices(seed, rows):
+        if len(picks) >= limit:
+            break
+        picks.append(idx)
+    return picks
+
+
+@dataclass(frozen=True)
+class _Stats:
+    complete: int
+    plausible: int
+    consistent: int
+    distinct: int
+
+
+def _batch_stats(
+    table: pa.Table,
+    ids: Any,
+    file_idx: Any,
+    assignment: AssignmentInput,
+    year: int,
+    config: ScoringSettings,
+    files: int,
+) -> list[_Stats]:
+    """Per-file counts of the tier-2 masks in one grouped aggregation over all files."""
+    as_int = lambda m: pc.cast(pc.fill_null(m, False), pa.int8())  # noqa: E731
+    grouped = (
+        pa.table(
+            {
+                "f": file_idx,
+                "complete": as_int(complete_mask(table)),
+                "plausible": as_int(plausible_mask(table, assignment, year, config)),
+                "consistent": as_int(consistent_mask(table, assignment, ids)),
+                "id": ids,
+            }
+        )
+        .group_by("f")
+        .aggregate(
+            [
+                ("complete", "sum"),
+                ("plausible", "sum"),
+                ("consistent", "sum"),
+                ("id", "count_distinct", pc.CountOptions(mode="all")),
+            ]
+        )
+    )
+    out = [_Stats(0, 0, 0, 0)] * files
+    cols = grouped.to_pydict()
+    for i, f in enumerate(cols["f"]):
+        out[f] = _Stats(
+            cols["complete_sum"][i],
+            cols["plausible_sum"][i],
+            cols["consistent_sum"][i],
+            cols["id_count_distinct"][i],
+        )
+    return out
+
+
+def epoch_year(epoch_id: str) -> int:
+    """The calendar year of an epoch id (``YYYY-MM-DDTHH-MM-SS``)."""
+    return int(epoch_id[:4])
+
+
+def _integrity(
+    commit: CommitInput,
+    assignment: AssignmentInput,
+    outcome: FileOutcome,
+    epoch_id: str,
+    nonce: str,
+) -> FileAssessment | None:
+    """The assessment of a file that fails before tiers 1–2 (integrity, honeypot), else None."""
+
+    def verdict(reason: Reason, liar: bool, detail: str = "") -> FileAssessment:
+        return FileAssessment(
+            hotkey=commit.hotkey,
+            zipcode=commit.zipcode,
+            sha256=commit.sha256,
+            rows=commit.rows,
+            reasons=(reason,),
+            liar=liar,
+            detail=detail,
+        )
+
+    if outcome.reason is not None or outcome.table is None or outcome.meta is None:
+        reason = outcome.reason or Reason.PARQUET_UNREADABLE
+        return verdict(reason, reason in LIAR_FILE_REASONS, outcome.detail)
+    meta, table = outcome.meta, outcome.table
+    if (meta.epoch_id, meta.nonce, meta.miner_hotkey, meta.zipcode) != (
+        epoch_id,
+        nonce,
+        commit.hotkey,
+        commit.zipcode,
+    ):
+        return verdict(Reason.METADATA_MISMATCH, True, "file metadata differs from the commit")
+    if table.num_rows != commit.rows:
+        return verdict(
+            Reason.ROWS_MISMATCH, True, f"file has {table.num_rows} rows, commit {commit.rows}"
+        )
+    if assignment.honeypot:
+        if table.num_rows > 0:
+            return verdict(Reason.HONEYPOT, True, "listings claimed in a honeypot zipcode")
+        return verdict(Reason.HONEYPOT_EMPTY, False)
+    return None
+
+
+def _tier_reasons(m: Metrics, expected: int, config: ScoringSettings) -> list[Reason]:
+    reasons: list[Reason] = []
+    if m.rows < exact(config.tier1_min_ratio) * expected:
+        reasons.append(Reason.T1_TOO_FEW)
+    if config.tier1_max_ratio is not None and m.rows > exact(config.tier1_max_ratio) * expected:
+        reasons.append(Reason.T1_TOO_MANY)
+    if m.share(m.complete) < exact(config.min_completeness):
+        reasons.append(Reason.T2_INCOMPLETE)
+    if m.share(m.plausible) < exact(config.min_plausible):
+        reasons.append(Reason.T2_IMPLAUSIBLE)
+    if m.share(m.consistent) < exact(config.min_consistency):
+        reasons.append(Reason.T2_INCONSISTENT)
+    if m.share(m.duplicates) > exact(config.max_duplicate_share):
+        reasons.append(Reason.T2_DUPLICATES)
+    return reasons
+
+
+def assess_zipcode(
+    assignment: AssignmentInput,
+    submissions: Sequence[tuple[CommitInput, FileOutcome]],
+    *,
+    epoch_id: str,
+    nonce: str,
+    validation_seed: str,
+    config: ScoringSettings,
+) -> list[FileAssessment]:
+    """Integrity, honeypot and tiers 1–2 for every file of one zipcode, in input order.
+
+    The readable files are concatenated and every mask is computed once over all of them, then
+    counted per file with one grouped aggregation; so the cost is a few dozen Arrow kernels per
+    zipcode rather than per file.
+    """
+    out: list[FileAssessment | None] = []
+    readable: list[tuple[int, CommitInput, pa.Table]] = []
+    for commit, outcome in submissions:
+        early = _integrity(commit, assignment, outcome, epoch_id, nonce)
+        out.append(early)
+        if early is None and outcome.table is not None:
+            readable.append((len(out) - 1, commit, outcome.table))
+    if not readable:
+        return [a for a in out if a is not None]
+
+    tables = [t.replace_schema_metadata(None) for _, _, t in readable]
+    # one chunk: kernels then run once instead of once per file
+    table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    sizes = [t.num_rows for t in tables]
+    file_idx = _file_index(sizes)
+    ids = canonical_ids(_col(table, "listing_id"))
+    stats = _batch_stats(table, ids, file_idx, assignment, epoch_year(epoch_id), config, len(sizes))
+    prints = _fingerprints(row_strings(table), file_idx, sizes, table.column_names)
+
+    # seeded draws of the files that passed, fetched with one take
+    offsets = [0]
+    for n in sizes:
+        offsets.append(offsets[-1] + n)
+    metrics: list[Metrics] = []
+    reasons: list[list[Reason]] = []
+    picks: list[list[int]] = []
+    for j, (_, commit, _) in enumerate(readable):
+        st = stats[j]
+        m = Metrics(sizes[j], st.complete, st.plausible, st.consistent, sizes[j] - st.distinct)
+        metrics.append(m)
+        reasons.append(_tier_reasons(m, assignment.expected_listings, config))
+        seed = spot_seed(validation_seed, commit.hotkey, commit.zipcode, commit.sha256)
+        picks.append(_draws(sizes[j], seed, config) if not reasons[-1] else [])
+    flat = pa.array([offsets[j] + i for j, ps in enumerate(picks) for i in ps], pa.int64())
+    claimed = _jsonable_table(table.take(flat)).to_pylist()
+    keys = pc.take(ids, flat).to_pylist()
+
+    cursor = 0
+    for j, (pos, commit, _) in enumerate(readable):
+        n = len(picks[j])
+        sample = tuple(
+            SampleRow(index=i, key=keys[cursor + t] or "", claimed=claimed[cursor + t])
+            for t, i in enumerate(picks[j])
+        )
+        cursor += n
+        out[pos] = FileAssessment(
+            hotkey=commit.hotkey,
+            zipcode=commit.zipcode,
+            sha256=commit.sha256,
+            rows=commit.rows,
+            reasons=tuple(reasons[j]),
+            liar=False,
+            metrics=metrics[j],
+            fingerprint=prints[j],
+            k=sample_size(sizes[j], config) if not reasons[j] else 0,
+            sample=sample,
+        )
+    return [a for a in out if a is not None]
+
+
+def assess_file(
+    commit: CommitInput,
+    assignment: AssignmentInput,
+    outcome: FileOutcome,
+    *,
+    epoch_id: str,
+    nonce: str,
+    validation_seed: str,
+    config: ScoringSettings,
+) -> FileAssessment:
+    """Integrity, honeypot and tiers 1–2 for one file; returns its ``FileAssessment``."""
+    return assess_zipcode(
+        assignment,
+        [(commit, outcome)],
+        epoch_id=epoch_id,
+        nonce=nonce,
+        validation_seed=validation_seed,
+        config=config,
+    )[0]

@@ -1,0 +1,341 @@
+"""The validator loop: validate each COMPLETED epoch, publish the results, set weights.
+
+I/O only; every decision is made by ``resi.score.validate_epoch``. For one epoch: fetch the
+inputs, download and verify every committed file (bounded concurrency), assess each zipcode's
+files in a worker thread, then call the scorer until it needs no more lookups (fetching those
+through the listing source), upload ``validated_data.parquet``, ``validation_report.json`` and
+``epoch_metadata.json`` to this validator's prefix and post the consensus hash. Progress is
+checkpointed in ``workdir`` after every step so a crash resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from resi.api.client import ApiClient
+from resi.api.schemas import CommitForValidator, EpochInputs
+from resi.chain.base import Chain, WeightsReceipt
+from resi.config import ScoringSettings, ValidatorSettings
+from resi.errors import ApiError, IntegrityError, ScoreError, StorageError, TransferUnavailable
+from resi.s3.layout import validator_key
+from resi.s3.transfer import download_file, upload_file
+from resi.score.engine import validate_epoch
+from resi.score.models import EpochRecord, EpochResult, FileAssessment, FileOutcome, Reason
+from resi.score.tiers import assess_zipcode
+from resi.score.weights import weights_for
+from resi.scrape.source import ListingSource
+from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
+from resi.validate.inputs import assignments_of, commits_of, read_outcome
+from resi.validate.lookups import fetch_lookups
+from resi.validate.report import (
+    DATA_NAME,
+    METADATA_NAME,
+    REPORT_NAME,
+    build_report,
+    epoch_metadata,
+    winners_table,
+    write_json,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, str, int, int], None]
+"""``on_progress(epoch_id, stage, done, total)``; stages: download, assess, lookups, upload."""
+
+MAX_WALK_ROUNDS = 100
+OK = "OK"
+
+
+@dataclass(frozen=True)
+class EpochOutcome:
+    """What validating one epoch produced."""
+
+    epoch_id: str
+    consensus_hash: str
+    report_key: str
+    report_path: Path
+    result: EpochResult
+
+
+def _ckey(hotkey: str, zipcode: str) -> str:
+    return f"{hotkey}|{zipcode}"
+
+
+class Validator:
+    """Validates completed epochs and sets weights; see the module docstring."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        chain: Chain,
+        source: ListingSource,
+        keypair_hotkey: str,
+        workdir: Path,
+        settings: ValidatorSettings,
+        http_client: httpx.AsyncClient,
+        on_progress: ProgressFn | None = None,
+        *,
+        download_concurrency: int = 8,
+        lookup_backoff: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.chain = chain
+        self.source = source
+        self.hotkey = keypair_hotkey
+        self.workdir = Path(workdir).expanduser()
+        self.settings = settings
+        self.http = http_client
+        self.on_progress = on_progress
+        self.download_concurrency = download_concurrency
+        self.lookup_backoff = lookup_backoff
+        self.state = ValidatorState.load(self.workdir / "state.json")
+
+    @property
+    def scoring(self) -> ScoringSettings:
+        """The scoring subset of the settings (what must agree across validators)."""
+        return ScoringSettings(
+            **{k: getattr(self.settings, k) for k in ScoringSettings.model_fields}
+        )
+
+    def _progress(self, epoch_id: str, stage: str, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(epoch_id, stage, done, total)
+
+    def _epoch_dir(self, epoch_id: str) -> Path:
+        return self.workdir / "epochs" / epoch_id
+
+    # ------------------------------------------------------------------ top level
+
+    async def pending_epochs(self) -> list[str]:
+        """COMPLETED epochs the API lists that this validator has not finished, oldest first."""
+        stats = await self.client.stats()
+        return sorted(
+            e.epoch_id
+            for e in stats.recent
+            if e.state == "COMPLETED" and e.epoch_id not in self.state.finished
+        )
+
+    async def run_once(self) -> list[EpochOutcome]:
+        """Validate every pending epoch, then set weights if due. Returns what was validated."""
+        done = [await self.validate(epoch_id) for epoch_id in await self.pending_epochs()]
+        await self.maybe_set_weights()
+        return done
+
+    async def run_forever(self) -> None:
+        """``run_once`` every ``poll_seconds``; transient API/storage failures are retried."""
+        while True:
+            try:
+                await self.run_once()
+            except (ApiError, StorageError) as exc:
+                log.warning("validator round failed, retrying later: %s", exc)
+            await anyio.sleep(self.settings.poll_seconds)
+
+    # ------------------------------------------------------------------ one epoch
+
+    async def validate(self, epoch_id: str) -> EpochOutcome:
+        """Validate one COMPLETED epoch end to end (resumable). Raises ApiError/StorageError."""
+        inputs = await self.client.epoch_inputs(epoch_id)
+        edir = self._epoch_dir(epoch_id)
+        ckpt = EpochCheckpoint.load(edir / "checkpoint.json", epoch_id)
+        files = await self._download_all(inputs, edir, ckpt)
+        record, result = await self._score(inputs, files, ckpt)
+        outcome = await self._publish(record, result, ckpt, files, edir)
+        self.state.finished[epoch_id] = {
+            "consensus_hash": outcome.consensus_hash,
+            "report_key": outcome.report_key,
+            "scores": dict(result.scores),
+        }
+        self.state.save()
+        return outcome
+
+    async def _download_all(
+        self, inputs: EpochInputs, edir: Path, ckpt: EpochCheckpoint
+    ) -> dict[tuple[str, str], Path]:
+        limiter = anyio.CapacityLimiter(self.download_concurrency)
+        total, done = len(inputs.commits), 0
+        paths: dict[tuple[str, str], Path] = {}
+
+        async def one(c: CommitForValidator) -> None:
+            nonlocal done
+            dest = edir / "files" / c.hotkey / f"{c.zipcode}-{c.sha256}.parquet"
+            paths[(c.hotkey, c.zipcode)] = dest
+            known = ckpt.downloads.get(_ckey(c.hotkey, c.zipcode))
+            resumable = (
+                known is not None
+                and known["sha256"] == c.sha256
+                and known["status"] != Reason.DOWNLOAD_UNVERIFIED.value  # transient: try again
+                and (known["status"] != OK or dest.exists())
+            )
+            if resumable:
+                pass  # verified (or judged) before the crash
+            else:
+                async with limiter:
+                    status = await self._download(c, dest)
+                ckpt.downloads[_ckey(c.hotkey, c.zipcode)] = {"sha256": c.sha256, "status": status}
+            done += 1
+            self._progress(inputs.epoch_id, "download", done, total)
+
+        async with anyio.create_task_group() as tg:
+            for c in inputs.commits:
+                tg.start_soon(one, c)
+        ckpt.save()
+        return paths
+
+    async def _download(self, c: CommitForValidator, dest: Path) -> str:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            await download_file(
+                self.http,
+                c.download_url,
+                dest,
+                expected_sha256=c.sha256,
+                max_bytes=self.settings.max_file_bytes,
+            )
+        except IntegrityError:
+            return Reason.HASH_MISMATCH.value
+        except TransferUnavailable:
+            # transient: unverified (never held against the miner)
+            return Reason.DOWNLOAD_UNVERIFIED.value
+        except StorageError:
+            return Reason.FILE_MISSING.value
+        return OK
+
+    def _outcome(self, status: str, path: Path) -> FileOutcome:
+        if status != OK:
+            return FileOutcome.failed(Reason(status))
+        return read_outcome(path)
+
+    async def _score(
+        self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
+    ) -> tuple[EpochRecord, EpochResult]:
+        assignments = assignments_of(inputs)
+        commits = commits_of(inputs)
+        config = self.scoring
+        files: dict[tuple[str, str], FileOutcome | FileAssessment] = {}
+        zips = sorted({a.zipcode for a in assignments})
+        for n, zipcode in enumerate(zips, start=1):
+            done = ckpt.zipcode_assessments(zipcode)
+            if done is None:
+                assignment = next(a for a in assignments if a.zipcode == zipcode)
+                subs = [c for c in commits if c.zipcode == zipcode]
+
+                def work(
+                    subs: list[Any] = subs, assignment: Any = assignment
+                ) -> list[FileAssessment]:
+                    pairs = [
+                        (
+                            c,
+                            self._outcome(
+                                ckpt.downloads[_ckey(c.hotkey, c.zipcode)]["status"],
+                                paths[(c.hotkey, c.zipcode)],
+                            ),
+                        )
+                        for c in subs
+                    ]
+                    return assess_zipcode(
+                        assignment,
+                        pairs,
+                        epoch_id=inputs.epoch_id,
+                        nonce=inputs.nonce,
+                        validation_seed=inputs.validation_seed,
+                        config=config,
+                    )
+
+                done = await anyio.to_thread.run_sync(work)
+                ckpt.assessments[zipcode] = [a.to_json() for a in done]
+                ckpt.save()
+            for a in done:
+                files[(a.hotkey, a.zipcode)] = a
+            self._progress(inputs.epoch_id, "assess", n, len(zips))
+
+        record = EpochRecord(
+            epoch_id=inputs.epoch_id,
+            nonce=inputs.nonce,
+            validation_seed=inputs.validation_seed,
+            assignments=assignments,
+            commits=commits,
+            files=files,
+        )
+        for _ in range(MAX_WALK_ROUNDS):
+            result = await anyio.to_thread.run_sync(validate_epoch, record, ckpt.lookups, config)
+            if result.complete:
+                return record, result
+            await fetch_lookups(
+                self.source,
+                result.pending_lookups,
+                ckpt.lookups,
+                concurrency=self.settings.lookup_concurrency,
+                backoff=self.lookup_backoff,
+            )
+            ckpt.save()
+            self._progress(inputs.epoch_id, "lookups", len(ckpt.lookups), len(ckpt.lookups))
+        raise ScoreError(f"epoch {inputs.epoch_id}: spot checks did not settle")
+
+    async def _publish(
+        self,
+        record: EpochRecord,
+        result: EpochResult,
+        ckpt: EpochCheckpoint,
+        paths: dict[tuple[str, str], Path],
+        edir: Path,
+    ) -> EpochOutcome:
+        assert result.consensus_hash is not None
+        out = edir / "out"
+        out.mkdir(parents=True, exist_ok=True)
+        report = build_report(record, result, ckpt.lookups, self.scoring, self.hotkey)
+
+        def write_all() -> None:
+            import pyarrow.parquet as pq
+
+            pq.write_table(winners_table(result, paths), out / DATA_NAME, compression="zstd")
+            write_json(out / REPORT_NAME, report)
+            write_json(out / METADATA_NAME, epoch_metadata(record, result, self.hotkey))
+
+        await anyio.to_thread.run_sync(write_all)
+        epoch_id = record.epoch_id
+        grant = await self.client.validator_upload_access(epoch_id)
+        names = (DATA_NAME, REPORT_NAME, METADATA_NAME)
+        for i, name in enumerate(names, start=1):
+            await upload_file(
+                self.http,
+                grant,
+                validator_key(self.hotkey, epoch_id, name),
+                out / name,
+                renew=lambda: self.client.validator_upload_access(epoch_id),
+            )
+            self._progress(epoch_id, "upload", i, len(names))
+        report_key = validator_key(self.hotkey, epoch_id, REPORT_NAME)
+        try:
+            await self.client.post_result(epoch_id, result.consensus_hash, report_key)
+        except ApiError as exc:
+            if exc.status != 409:  # 409: already posted before a crash
+                raise
+        return EpochOutcome(epoch_id, result.consensus_hash, report_key, out / REPORT_NAME, result)
+
+    # ------------------------------------------------------------------ weights
+
+    async def maybe_set_weights(self, *, force: bool = False) -> WeightsReceipt | None:
+        """Set weights from the newest validated epoch if ``weights_interval`` blocks passed."""
+        newest = self.state.newest()
+        if newest is None:
+            return None
+        block = await self.chain.current_block()
+        last = self.state.last_weights_block
+        if not force and last is not None and block - last < self.settings.weights_interval:
+            return None
+        metagraph = await self.chain.metagraph()
+        uids, weights = weights_for(newest[1]["scores"], metagraph, self.settings.burn_uid)
+        receipt = await self.chain.set_weights(uids, weights)
+        if receipt.ok:
+            self.state.last_weights_block = block
+            self.state.save()
+        else:
+            log.warning("chain refused weights: %s", receipt.message)
+        return receipt

@@ -1,0 +1,270 @@
+"""Fast tests of the devnet's own pieces: plan, process supervision, fakes, summary tables."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+from aiohttp import web
+
+from resi.chain.base import WeightsRecord
+from resi.chain.conform import conform_weights
+from resi.devnet import fakes
+from resi.devnet.identities import Identities, Identity
+from resi.devnet.orchestrator import choose_mined_epochs
+from resi.devnet.plan import CHEATERS, DevnetPlan, behaviours_for, sybil_victims
+from resi.devnet.procs import Supervisor, free_port, wait_http_ok
+from resi.devnet.report import expected_weights, summarise_epoch
+from resi.epoch.clock import EpochClock
+from resi.errors import ConfigError, DevnetError
+from resi.score.models import BURN_KEY
+from resi.scrape.listing import Listing
+from resi.wallet import WalletInfo
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_scenario_is_cycled_to_the_miner_count() -> None:
+    assert behaviours_for("honest", 5) == ("honest", "honest", "honest-slow", "honest", "honest")
+    assert behaviours_for("lazy", 2) == ("lazy", "lazy")
+    assert len(behaviours_for("mixed", None)) >= 4
+
+
+def test_unknown_scenario_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown scenario"):
+        behaviours_for("nope", None)
+    with pytest.raises(ConfigError):
+        behaviours_for("mixed", 0)
+
+
+def test_sybil_copies_the_first_honest_miner() -> None:
+    assert sybil_victims(("fabricator", "honest", "sybil")) == {2: 1}
+    with pytest.raises(ConfigError, match="sybil"):
+        sybil_victims(("sybil",))
+
+
+def test_default_scenario_mixes_honest_miners_and_cheaters() -> None:
+    mixed = behaviours_for("mixed", None)
+    assert "honest" in mixed
+    assert set(mixed) & CHEATERS
+
+
+@pytest.mark.parametrize("seconds", [15, 70])  # too short; does not divide a day
+def test_plan_rejects_unusable_epoch_lengths(tmp_path: Path, seconds: int) -> None:
+    plan = DevnetPlan(("honest",), 1, 1, seconds, tmp_path, keep=False)
+    with pytest.raises(ConfigError):
+        plan.validate()
+
+
+def test_mines_the_current_epoch_only_when_most_of_it_is_left() -> None:
+    clock = EpochClock(60)
+    early = datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
+    late = datetime(2026, 1, 1, 0, 0, 40, tzinfo=UTC)
+    assert choose_mined_epochs(clock, early, 2) == ["2026-01-01T00-00-00", "2026-01-01T00-01-00"]
+    assert choose_mined_epochs(clock, late, 1) == ["2026-01-01T00-01-00"]
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def test_free_port_can_be_bound() -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+@pytest.mark.anyio
+async def test_supervisor_reports_a_crashed_child_with_its_log(tmp_path: Path) -> None:
+    sup = Supervisor(tmp_path)
+    await sup.start("boom", [sys.executable, "-c", "print('kaput'); raise SystemExit(3)"])
+    await _eventually(lambda: bool(sup.crashed()))
+    with pytest.raises(DevnetError, match="boom exited with code 3") as info:
+        sup.check()
+    assert "kaput" in str(info.value)
+    assert info.value.log_path == str(tmp_path / "boom.log")
+    await sup.stop_all()
+
+
+@pytest.mark.anyio
+async def test_stop_all_terminates_children_and_their_children(tmp_path: Path) -> None:
+    sup = Supervisor(tmp_path)
+    code = (
+        "import subprocess, sys, time;"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "print(p.pid, flush=True); time.sleep(60)"
+    )
+    child = await sup.start("sleeper", [sys.executable, "-c", code])
+    await _eventually(lambda: bool(child.log_path.read_text().strip()))
+    grandchild = int(child.log_path.read_text().split()[0])
+    await sup.stop_all(grace=5)
+    assert child.returncode is not None
+    # The grandchild is gone (or a zombie waiting for init to reap it).
+    await _eventually(lambda: _proc_state(grandchild) == "Z")
+
+
+async def _eventually(predicate: Callable[[], bool], within: float = 20.0) -> None:
+    """Wait until ``predicate()`` holds; fail the test after ``within`` seconds."""
+    for _ in range(int(within / 0.05)):
+        if predicate():
+            return
+        await anyio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
+@pytest.mark.anyio
+async def test_wait_http_ok_returns_once_the_server_answers() -> None:
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await wait_http_ok(f"http://127.0.0.1:{port}/health", within=10)
+        with pytest.raises(DevnetError, match="did not answer 200"):
+            await wait_http_ok(f"http://127.0.0.1:{port}/missing", within=0.5)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.anyio
+async def test_wait_http_ok_fails_fast_when_the_child_dies(tmp_path: Path) -> None:
+    sup = Supervisor(tmp_path)
+    child = await sup.start("api", [sys.executable, "-c", "raise SystemExit(2)"])
+    with anyio.fail_after(20), pytest.raises(DevnetError, match="api exited with code 2"):
+        await wait_http_ok(f"http://127.0.0.1:{free_port()}/health", within=60, child=child)
+    await sup.stop_all()
+
+
+# --------------------------------------------------------------------------- fakes
+
+
+def _listing(i: int, zipcode: str = "10001") -> Listing:
+    return Listing(
+        listing_id=str(1000 + i),
+        source="sim",
+        url=f"http://sim/homedetails/{1000 + i}_zpid/",
+        zipcode=zipcode,
+        address=f"{i} Main St",
+        city="New York",
+        state="NY",
+        price=500_000 + i,
+        status="FOR_SALE",
+        property_type="CONDO",
+        scraped_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_padder_adds_about_a_tenth_of_invented_listings() -> None:
+    real = [_listing(i) for i in range(100)]
+    padded = fakes.pad(real, 0.10, fakes.rng_for("t"))
+    real_ids = {r.listing_id for r in real}
+    fake = [p for p in padded if p.listing_id not in real_ids]
+    assert len(padded) == 110 and len(fake) == 10
+    assert all(f.listing_id in f.url for f in fake)  # passes tier 2's url/id consistency
+    assert len({p.listing_id for p in padded}) == 110
+
+
+def test_fabricator_invents_every_listing_and_is_repeatable() -> None:
+    real = [_listing(i) for i in range(20)]
+    one = fakes.fabricate_all(real, fakes.rng_for("seed"))
+    two = fakes.fabricate_all(real, fakes.rng_for("seed"))
+    assert one == two
+    assert not {f.listing_id for f in one} & {r.listing_id for r in real}
+
+
+def test_lazy_keeps_half_and_honeypot_responder_fills_empty_zipcodes() -> None:
+    real = [_listing(i) for i in range(11)]
+    assert len(fakes.halve(real)) == 5
+    filled = fakes.fill_empty("99999", 7, "TX", "Nowhere", real, fakes.rng_for("h"))
+    assert len(filled) == 7 and {f.zipcode for f in filled} == {"99999"}
+    assert fakes.fill_empty("99999", 7, "TX", "Nowhere", [], fakes.rng_for("h")) == []
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _identity(role: str, name: str, behaviour: str, uid: int) -> Identity:
+    hotkey = f"5{name.upper():0<47}"
+    return Identity(role, name, behaviour, uid, WalletInfo(name, "default", "5C", hotkey, Path()))
+
+
+def _identities() -> Identities:
+    return Identities(
+        burn=_identity("burn", "owner", "burn", 0),
+        api=_identity("api", "api", "api", 1),
+        validators=(_identity("validator", "v0", "validator", 2),),
+        miners=(
+            _identity("miner", "honest", "honest", 3),
+            _identity("miner", "liar", "fabricator", 4),
+        ),
+    )
+
+
+def test_summary_joins_report_chain_weights_and_consensus() -> None:
+    ids = _identities()
+    honest, liar = ids.miners
+    v = ids.validators[0]
+    report = {
+        "epoch_id": "2026-01-01T00-00-00",
+        "consensus_hash": "ab" * 32,
+        "scores": {honest.hotkey: 0.9, BURN_KEY: 0.1, liar.hotkey: 0.0},
+        "winners": {"10001": [honest.hotkey]},
+        "assignments": [
+            {"zipcode": "10001", "expected_listings": 100, "honeypot": False},
+            {"zipcode": "99999", "expected_listings": 80, "honeypot": True},
+        ],
+        "decisions": [
+            {"zipcode": "10001", "hotkey": liar.hotkey, "position": 0, "reasons": ["T3_NOT_FOUND"],
+             "liar": True, "rank": None},
+            {"zipcode": "10001", "hotkey": honest.hotkey, "position": 1, "reasons": ["RANKED"],
+             "liar": False, "rank": 1},
+        ],
+    }  # fmt: skip
+    conformed = conform_weights([0, 3], [0.1, 0.9], self_uid=2)
+    record = WeightsRecord(46, 10, v.hotkey, 2, conformed.uids, conformed.weights_u16, 0.0)
+    assert expected_weights(report["scores"], ids, v.uid) == (
+        conformed.uids,
+        conformed.weights_u16,
+    )
+    summary = summarise_epoch(
+        "2026-01-01T00-00-00", {v.hotkey: report}, ids, {v.hotkey: [record]},
+        {v.hotkey: "ab" * 32}, "ab" * 32, 1.0,
+        {"liar": ["commit refused: 409 EPOCH_CLOSED"]},
+    )  # fmt: skip
+    rows = {m.name: m for m in summary.miners}
+    assert rows["honest"].ranks == (("10001", 1),) and rows["honest"].chain_u16 == 65_535
+    assert rows["liar"].liar and rows["liar"].chain_u16 == 0
+    assert rows["liar"].reasons == ("T3_NOT_FOUND",)
+    assert rows["liar"].notes == ("commit refused: 409 EPOCH_CLOSED",)
+    assert summary.validators[0].weights_match and summary.validators[0].weights_block == 10
+    zips = {z.zipcode: z for z in summary.zipcodes}
+    assert zips["10001"].first_committer == "liar" and zips["10001"].winners == ("honest",)
+    assert zips["99999"].honeypot and zips["99999"].committers == 0
+    assert summary.burn_score == pytest.approx(0.1)
+
+
+def test_weights_that_differ_from_the_report_do_not_match() -> None:
+    ids = _identities()
+    v = ids.validators[0]
+    honest = ids.miners[0]
+    report = {"epoch_id": "e", "scores": {honest.hotkey: 1.0}, "decisions": []}
+    record = WeightsRecord(46, 3, v.hotkey, 2, (0,), (65_535,), 0.0)
+    summary = summarise_epoch("e", {v.hotkey: report}, ids, {v.hotkey: [record]}, {}, None, 0.0)
+    assert not summary.validators[0].weights_match
