@@ -6,6 +6,7 @@ import typer
 
 from resi import __version__
 from resi.cli import (
+    catalog,
     config_cmd,
     devnet,
     health,
@@ -52,6 +53,7 @@ app.command("devnet")(devnet.command)
 app.command("sim-market")(sim_market.command)
 app.add_typer(wallet.app, name="wallet")
 app.add_typer(config_cmd.app, name="config", hidden=True)
+app.add_typer(catalog.app, name="catalog")
 
 
 def main() -> None:

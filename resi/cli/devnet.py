@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Group
@@ -13,10 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from resi.cli.common import console, err_console, handle_errors, run_async
-from resi.devnet.orchestrator import Progress, run_devnet
 from resi.devnet.plan import SCENARIOS, DevnetPlan, behaviours_for
-from resi.devnet.report import DevnetResult, EpochSummary
 from resi.errors import DevnetError
+
+if TYPE_CHECKING:
+    # The orchestrator pulls in aiohttp, the sim market and the catalog: import it only when
+    # `resi devnet` runs, so every other `resi` command starts fast.
+    from resi.devnet.orchestrator import Progress
+    from resi.devnet.report import DevnetResult, EpochSummary
 
 U16_MAX = 65_535
 
@@ -77,6 +82,8 @@ def command(
 
 
 def _run_with_progress(plan: DevnetPlan, *, quiet: bool) -> DevnetResult:
+    from resi.devnet.orchestrator import run_devnet
+
     if quiet:
         return run_async(run_devnet, plan, lambda p: None)
     with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:

@@ -135,7 +135,8 @@ def _winners(report: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 
 def _assignments(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return list(report.get("assignments", []))
+    inputs = report.get("inputs") or {}
+    return list(inputs.get("assignments") or report.get("assignments", []))
 
 
 def summarise_epoch(

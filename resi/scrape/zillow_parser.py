@@ -198,7 +198,9 @@ def _from_search_item(
         listed_at=None,
         broker=_str(item.get("brokerName")),
         mls_id=None,
-        photo_count=len(photos) if isinstance(photos, list) else None,
+        photo_count=_int(item.get("photoCount"))
+        if "photoCount" in item
+        else (len(photos) if isinstance(photos, list) else None),
     )
 
 

@@ -11,7 +11,7 @@ checkpointed in ``workdir`` after every step so a crash resumes where it stopped
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,14 @@ from resi.errors import ApiError, IntegrityError, ScoreError, StorageError, Tran
 from resi.s3.layout import validator_key
 from resi.s3.transfer import download_file, upload_file
 from resi.score.engine import validate_epoch
-from resi.score.models import EpochRecord, EpochResult, FileAssessment, FileOutcome, Reason
+from resi.score.models import (
+    EpochRecord,
+    EpochResult,
+    FileAssessment,
+    FileOutcome,
+    Lookup,
+    Reason,
+)
 from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
@@ -62,6 +69,17 @@ class EpochOutcome:
     report_key: str
     report_path: Path
     result: EpochResult
+
+
+@dataclass(frozen=True)
+class ScoredEpoch:
+    """A scored but unpublished epoch: inputs, result, checkpoint and local file paths."""
+
+    record: EpochRecord
+    result: EpochResult
+    checkpoint: EpochCheckpoint
+    files: dict[tuple[str, str], Path]
+    dir: Path
 
 
 def _ckey(hotkey: str, zipcode: str) -> str:
@@ -139,14 +157,27 @@ class Validator:
 
     # ------------------------------------------------------------------ one epoch
 
-    async def validate(self, epoch_id: str) -> EpochOutcome:
-        """Validate one COMPLETED epoch end to end (resumable). Raises ApiError/StorageError."""
+    async def score_epoch(
+        self, epoch_id: str, *, known_lookups: Mapping[str, Lookup] | None = None
+    ) -> ScoredEpoch:
+        """Download, verify and score one epoch without publishing anything (resumable).
+
+        ``known_lookups`` (e.g. from a published report) are used instead of asking the source.
+        """
         inputs = await self.client.epoch_inputs(epoch_id)
         edir = self._epoch_dir(epoch_id)
         ckpt = EpochCheckpoint.load(edir / "checkpoint.json", epoch_id)
+        for key, lookup in (known_lookups or {}).items():
+            ckpt.lookups.setdefault(key, lookup)
         files = await self._download_all(inputs, edir, ckpt)
         record, result = await self._score(inputs, files, ckpt)
-        outcome = await self._publish(record, result, ckpt, files, edir)
+        return ScoredEpoch(record, result, ckpt, files, edir)
+
+    async def validate(self, epoch_id: str) -> EpochOutcome:
+        """Validate one COMPLETED epoch end to end (resumable). Raises ApiError/StorageError."""
+        scored = await self.score_epoch(epoch_id)
+        record, result = scored.record, scored.result
+        outcome = await self._publish(record, result, scored.checkpoint, scored.files, scored.dir)
         self.state.finished[epoch_id] = {
             "consensus_hash": outcome.consensus_hash,
             "report_key": outcome.report_key,

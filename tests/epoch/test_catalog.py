@@ -47,7 +47,9 @@ def test_realtor_import_reports_bad_lines_and_imports_nothing(
     real_catalog: list[ZipcodeInfo],
 ) -> None:
     text = (DATA / "realtor_zip_sample.csv").read_text()
-    text += "2025x9,10002,x,1,0,5,0,1,0\n202509,10003,x,abc,0,5,0,1,0\n202509,10004,x,1,0,-3,0,1,0\n"
+    text += (
+        "2025x9,10002,x,1,0,5,0,1,0\n202509,10003,x,abc,0,5,0,1,0\n202509,10004,x,1,0,-3,0,1,0\n"
+    )
     with pytest.raises(CatalogImportError) as err:
         parse_realtor_csv(io.StringIO(text), real_catalog)
     assert [line for line, _ in err.value.problems] == [8, 9, 10]
@@ -60,7 +62,10 @@ def test_plain_csv_import_and_errors(real_catalog: list[ZipcodeInfo]) -> None:
     by_zip = {z.zipcode: z for z in rows}
     assert by_zip["10001"].expected_listings == 321
     assert by_zip["01001"].expected_listings == 12
-    bad = "zipcode,expected_listings,market_tier\n10001,5,\n99999,5,\n10002,x,\n10003,4,LUXURY\n10001,1,\n"
+    bad = (
+        "zipcode,expected_listings,market_tier\n"
+        "10001,5,\n99999,5,\n10002,x,\n10003,4,LUXURY\n10001,1,\n"
+    )
     with pytest.raises(CatalogImportError) as err:
         parse_plain_csv(io.StringIO(bad), real_catalog)
     assert [line for line, _ in err.value.problems] == [3, 4, 5, 6]

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from datetime import UTC, datetime
 
+import anyio
 import pytest
 
 from resi.epoch.manager import EpochManager
@@ -45,19 +46,18 @@ WORKER = textwrap.dedent(
 async def test_racing_processes_create_one_identical_epoch(db_url: str) -> None:
     store = await open_store(db_url)
     await store.replace_catalog(small_catalog())
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, db_url, EPOCH],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    outputs = [p.communicate(timeout=120) for p in procs]
+    results: list[subprocess.CompletedProcess[bytes]] = []
+
+    async def worker() -> None:
+        results.append(await anyio.run_process([sys.executable, "-c", WORKER, db_url, EPOCH]))
+
+    # Real OS processes, started together so their inserts race on the same database.
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(worker)
     try:
-        assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
-        assert sorted(out.strip() for out, _ in outputs) == ["False", "False", "False", "True"]
+        outputs = sorted(r.stdout.decode().strip() for r in results)
+        assert outputs == ["False", "False", "False", "True"]
         expected = EpochManager(store, SETTINGS, "race-secret", small_catalog()).build(
             EPOCH, EpochState.PENDING, cooldown=set(), history={}
         )

@@ -1,4 +1,4 @@
-"""Persistence of the epoch service: ``open_store(url)`` returns a ``Store`` (SQLite or PostgreSQL)."""
+"""Persistence of the epoch service: ``open_store(url)`` returns a ``Store`` (SQLite/Postgres)."""
 
 from __future__ import annotations
 

@@ -73,9 +73,7 @@ class Store(Protocol):
     async def get_assignments(self, epoch_id: str) -> list[Assignment]:
         """The epoch's zipcodes ordered by position, honeypot flag included (callers filter)."""
 
-    async def zipcodes_used_since(
-        self, since: datetime, until: datetime | None = None
-    ) -> set[str]:
+    async def zipcodes_used_since(self, since: datetime, until: datetime | None = None) -> set[str]:
         """Zipcodes assigned (honeypots included) in epochs starting in ``[since, until)``."""
 
     # ------------------------------------------------------------------ commits

@@ -64,6 +64,10 @@ class Driver(Protocol):
 # --------------------------------------------------------------------------- SQLite
 
 
+def _make_parent(path: str) -> None:
+    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
 class _SqliteConn:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -98,7 +102,7 @@ class SqliteDriver:
     async def open(cls, path: str, busy_timeout_ms: int = 30_000) -> SqliteDriver:
         with translate_errors("opening SQLite database"):
             if path != ":memory:":
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                await anyio.to_thread.run_sync(_make_parent, path)
             db = await aiosqlite.connect(path, isolation_level=None)
             try:
                 await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")

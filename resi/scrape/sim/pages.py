@@ -62,8 +62,11 @@ def search_item(item: SimListing) -> dict[str, Any]:
         "area": item.living_area,
         "latLong": {"latitude": item.latitude, "longitude": item.longitude},
         "brokerName": item.broker,
+        "photoCount": item.photo_count,
+        # Like the real cards, only the first few photos ride along with a search result.
         "carouselPhotos": [
-            {"url": f"https://photos.example/{item.zpid}/{i}.jpg"} for i in range(item.photo_count)
+            {"url": f"https://photos.example/{item.zpid}/{i}.jpg"}
+            for i in range(min(item.photo_count, 3))
         ],
         "hdpData": {
             "homeInfo": {
