@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from resi.cli.common import console, err_console, handle_errors, run_async
-from resi.devnet.plan import SCENARIOS, DevnetPlan, behaviours_for
+from resi.devnet.plan import BEHAVIOURS, SCENARIOS, DevnetPlan, behaviours_for
 from resi.errors import DevnetError
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ def command(
     scenario: str = typer.Option(
         "mixed",
         "--scenario",
-        help=f"Miner behaviours: {', '.join(SCENARIOS)}, or one behaviour name for all miners.",
+        help=f"Named scenario ({', '.join(SCENARIOS)}), or behaviours separated by commas "
+        f"({', '.join(BEHAVIOURS)}).",
     ),
     keep: Path | None = typer.Option(
         None, "--keep", help="Keep every file (chain, DB, S3, reports, logs) in this directory."

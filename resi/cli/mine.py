@@ -12,7 +12,14 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from resi.cli.common import ConfigOption, SetOption, console, handle_errors, run_async, settings_from
+from resi.cli.common import (
+    ConfigOption,
+    SetOption,
+    console,
+    handle_errors,
+    run_async,
+    settings_from,
+)
 from resi.config import MinerSettings
 from resi.errors import ConfigError
 from resi.scrape.miner import EpochOutcome, MinerEvent
@@ -31,7 +38,9 @@ def command(
     proxy_file: Path = typer.Option(None, "--proxy-file", help="File with one proxy URL a line."),
     concurrency: int = typer.Option(None, "--concurrency", help="Zipcodes scraped at once."),
     once: bool = typer.Option(False, "--once", help="Run the current epoch, then exit."),
-    json_logs: bool = typer.Option(False, "--json", help="JSON log lines instead of progress bars."),
+    json_logs: bool = typer.Option(
+        False, "--json", help="JSON log lines instead of progress bars."
+    ),
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
 ) -> None:
@@ -135,9 +144,10 @@ class _JsonReporter:
         return None
 
     def __call__(self, event: MinerEvent) -> None:
-        _json_line({k: v for k, v in event.__dict__.items() if v not in (None, "", 0)} | {
-            "event": event.kind
-        })
+        _json_line(
+            {k: v for k, v in event.__dict__.items() if v not in (None, "", 0)}
+            | {"event": event.kind}
+        )
 
 
 class _ProgressReporter:

@@ -1,11 +1,128 @@
-"""`resi spot-check`."""
+"""`resi spot-check`: re-run the deterministic tier-3 check of one submission and show evidence."""
 
 from __future__ import annotations
 
-from resi.cli.common import handle_errors, not_available
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from resi.cli.common import (
+    ConfigOption,
+    SetOption,
+    console,
+    handle_errors,
+    run_async,
+    settings_from,
+)
+from resi.config import ValidatorSettings
+from resi.score.models import Reason
+from resi.validate.factory import open_validator
+from resi.validate.spotcheck import SpotCheck, spot_check
+
+FIELDS = ("price", "bedrooms", "bathrooms", "living_area_sqft", "zipcode")
 
 
 @handle_errors
-def command() -> None:
-    """Not available yet."""
-    raise not_available("spot-check")
+def command(
+    epoch: str = typer.Option(..., "--epoch", help="Epoch id."),
+    miner: str = typer.Option(..., "--miner", help="Miner hotkey (ss58)."),
+    zipcode: str = typer.Option(..., "--zipcode", help="Zipcode of the submission."),
+    wallet: str = typer.Option(None, "--wallet", help="Validator wallet name."),
+    hotkey: str = typer.Option(None, "--hotkey", help="Validator hotkey name."),
+    wallet_path: Path = typer.Option(None, "--wallet-path", help="Wallets directory."),
+    api_url: str = typer.Option(None, "--api-url", help="Base URL of the resi API."),
+    source: str = typer.Option(None, "--source", help="Listing source: zillow or sim."),
+    sim_url: str = typer.Option(None, "--sim-url", help="Simulated market URL (--source sim)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    config: Path = ConfigOption,
+    sets: list[str] = SetOption,
+) -> None:
+    """Print each sampled listing, claimed vs observed, and the verdict; exit 1 unless it passes."""
+    flags: dict[str, Any] = {
+        "wallet_name": wallet,
+        "wallet_hotkey": hotkey,
+        "wallet_path": wallet_path,
+        "api_url": api_url,
+        "source": source,
+        "sim_url": sim_url,
+    }
+    settings = settings_from(ValidatorSettings, flags, config, sets)
+    check = run_async(_main, settings, epoch, miner, zipcode)
+    if json_out:
+        print(json.dumps(_as_json(check), sort_keys=True, default=str))
+    else:
+        _print(check)
+    if check.spot is None or check.spot.reason is not Reason.T3_PASS:
+        raise typer.Exit(1)
+
+
+async def _main(settings: ValidatorSettings, epoch: str, miner: str, zipcode: str) -> SpotCheck:
+    async with open_validator(settings) as validator:
+        return await spot_check(validator, epoch, miner, zipcode)
+
+
+def _verdict(check: SpotCheck) -> str:
+    if check.spot is None:
+        return ",".join(r.value for r in check.assessment.reasons) or "NO_SAMPLE"
+    return check.spot.reason.value
+
+
+def _as_json(check: SpotCheck) -> dict[str, Any]:
+    spot = check.spot
+    return {
+        "epoch_id": check.epoch_id,
+        "miner": check.hotkey,
+        "zipcode": check.zipcode,
+        "verdict": _verdict(check),
+        "cheap_reasons": [r.value for r in check.assessment.reasons],
+        "k": check.assessment.k,
+        "verified": spot.verified if spot else 0,
+        "matched": spot.matched if spot else 0,
+        "evidence": [
+            {
+                "index": e.index,
+                "key": e.key,
+                "status": e.status.value,
+                "match": e.match,
+                "mismatched": list(e.mismatched),
+                "claimed": {f: e.claimed.get(f) for f in FIELDS},
+                "observed": asdict(e.observed) if e.observed else None,
+            }
+            for e in (spot.evidence if spot else ())
+        ],
+    }
+
+
+def _print(check: SpotCheck) -> None:
+    console.print(
+        f"epoch {check.epoch_id}  miner {check.hotkey}  zipcode {check.zipcode}", highlight=False
+    )
+    if check.spot is None:
+        console.print(f"no spot check: the file failed {_verdict(check)}", highlight=False)
+        return
+    table = Table()
+    table.add_column("#", justify="right")
+    table.add_column("listing")
+    table.add_column("status")
+    for f in FIELDS:
+        table.add_column(f"{f}\nclaimed / observed")
+    table.add_column("match")
+    for e in check.spot.evidence:
+        obs = asdict(e.observed) if e.observed else {}
+        cells = []
+        for f in FIELDS:
+            cell = f"{e.claimed.get(f)} / {obs.get(f, '-')}"
+            cells.append(f"[red]{cell}[/]" if f in e.mismatched else cell)
+        match = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[e.match]
+        table.add_row(str(e.index), e.key, e.status.value, *cells, match)
+    console.print(table)
+    s = check.spot
+    console.print(
+        f"verdict: [bold]{s.reason.value}[/] ({s.matched}/{s.verified} matched, "
+        f"k={s.k}, {s.draws} draws)",
+        highlight=False,
+    )

@@ -125,6 +125,7 @@ def validator(plan: DevnetPlan, ids: Identities, v: Identity, ep: Endpoints) -> 
         ep.api_url,
         "--workdir",
         str(workdir(plan, v.name)),
+        "--json",  # log lines, not progress bars, in the log file
     )
     return ChildSpec(v.name, tuple(argv), env)
 

@@ -50,12 +50,15 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
 def behaviours_for(scenario: str, miners: int | None) -> tuple[str, ...]:
     """The behaviour of each miner: the scenario's list, cycled or cut to ``miners`` entries.
 
+    ``scenario`` is a named scenario, one behaviour, or a comma-separated list of behaviours.
+
     Raises ``ConfigError`` for an unknown scenario or a miner count below 1.
     """
+    parts = tuple(p.strip() for p in scenario.split(",") if p.strip())
     if scenario in SCENARIOS:
         base = SCENARIOS[scenario]
-    elif scenario in BEHAVIOURS:
-        base = (scenario,)
+    elif parts and all(p in BEHAVIOURS for p in parts):
+        base = parts  # an explicit list: "honest,padder,late"
     else:
         known = ", ".join([*SCENARIOS, *BEHAVIOURS])
         raise ConfigError(f"unknown scenario {scenario!r}; choose one of: {known}")

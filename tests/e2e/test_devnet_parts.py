@@ -31,6 +31,7 @@ from resi.wallet import WalletInfo
 def test_scenario_is_cycled_to_the_miner_count() -> None:
     assert behaviours_for("honest", 5) == ("honest", "honest", "honest-slow", "honest", "honest")
     assert behaviours_for("lazy", 2) == ("lazy", "lazy")
+    assert behaviours_for("honest,late", None) == ("honest", "late")
     assert len(behaviours_for("mixed", None)) >= 4
 
 

@@ -28,6 +28,7 @@ from resi.scrape.source import open_source
 from resi.validate.checkpoint import EpochCheckpoint
 from resi.validate.loop import Validator
 from resi.validate.report import REPORT_NAME, load_report, replay_report
+from resi.validate.spotcheck import spot_check
 from tests.fixtures.api import NETUID, TEST_SECRET, ApiServer
 from tests.fixtures.market import SIM_CATALOG, RunningMarket, start_sim_market
 
@@ -283,3 +284,25 @@ async def test_crash_after_lookups_resumes_without_redoing_work(
     after = {p: p.stat().st_mtime_ns for p in files_before}
     assert after == files_before  # nothing downloaded twice
     assert out.consensus_hash == expected
+
+
+@pytest.mark.anyio
+async def test_run_once_then_spot_check_shows_evidence(world: World, tmp_path: Path) -> None:
+    """run_once validates every completed epoch once; spot-check replays the padder's sample."""
+    m = world.miners
+    async with httpx.AsyncClient(timeout=20) as http:
+        v = _validator(world, tmp_path, "v", http)
+        try:
+            done = await v.run_once()
+            assert world.epoch.epoch_id in {o.epoch_id for o in done}
+            assert await v.run_once() == []  # nothing pending the second time
+            assert v.state.last_weights_block is not None
+            padder = await spot_check(v, world.epoch.epoch_id, m["padder"], "60614")
+            honest = await spot_check(v, world.epoch.epoch_id, m["first"], "60614")
+        finally:
+            await _close(v)
+    assert padder.spot is not None and padder.spot.reason is Reason.T3_NOT_FOUND
+    assert padder.spot.evidence[0].claimed["listing_id"].startswith("91")
+    assert honest.spot is not None and honest.spot.reason is Reason.T3_PASS
+    assert honest.spot.verified == honest.assessment.k == 10
+    assert all(e.observed is not None for e in honest.spot.evidence)

@@ -1,0 +1,142 @@
+"""End to end: `resi devnet` with honest miners and every cheating behaviour, then replay.
+
+One real run (API, SeaweedFS, devnet chain, simulated market, `resi mine`, `resi validate` and
+the scenario miners, all over loopback HTTP) shared by the assertions below. Run it alone with
+``pytest -m e2e``. The cheaters: a liar in any zipcode gets exactly 0 for the whole epoch, a copy
+or a lazy file is not eligible, and a late commit is refused; each must end with weight 0 and
+the reason code that explains why.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+# Two honest miners leave rank 3 open everywhere, so tier 3 (the spot check) runs on every
+# cheater that gets past tiers 1–2.
+BEHAVIOURS = (
+    "honest",
+    "honest-slow",
+    "lazy",
+    "padder",
+    "fabricator",
+    "honeypot-responder",
+    "sybil",
+    "late",
+    "stale-replay",
+)
+HONEST = {"honest", "honest-slow"}
+# The reason each cheater must carry in the last epoch (late: the API's refusal).
+EXPECTED_REASON = {
+    "lazy": "T1_TOO_FEW",
+    "padder": "T3_NOT_FOUND",
+    "fabricator": "T3_NOT_FOUND",
+    "honeypot-responder": "HONEYPOT",
+    "sybil": "DUPLICATE_COPY",
+    "stale-replay": "METADATA_MISMATCH",
+    "late": "409 EPOCH_CLOSED",
+}
+RESI = str(Path(sys.executable).with_name("resi"))
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run the devnet once (2 epochs of 30 s, 2 validators) and return its JSON summary."""
+    keep = tmp_path_factory.mktemp("devnet")
+    scenario = ",".join(BEHAVIOURS)
+    proc = subprocess.run(
+        [RESI, "devnet", "--scenario", scenario, "--validators", "2", "--epochs", "2",
+         "--epoch-seconds", "30", "--keep", str(keep), "--json"],
+        capture_output=True, text=True, timeout=330, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"devnet failed:\n{proc.stderr[-4000:]}"
+    summary: dict[str, Any] = json.loads(proc.stdout)
+    summary["keep"] = keep
+    return summary
+
+
+def _last(devnet: dict[str, Any]) -> dict[str, Any]:
+    epoch: dict[str, Any] = devnet["epochs"][-1]
+    return epoch
+
+
+def _reports(devnet: dict[str, Any], epoch_id: str) -> list[Path]:
+    keep: Path = devnet["keep"]
+    return sorted(keep.glob(f"work/validator*/**/{epoch_id}/**/validation_report.json")) or sorted(
+        p for p in keep.glob("work/validator*/**/validation_report.json") if epoch_id in str(p)
+    )
+
+
+def test_every_mined_epoch_was_validated_and_weighted(devnet: dict[str, Any]) -> None:
+    assert devnet["complete"]
+    assert len(devnet["epochs"]) == 2
+    for epoch in devnet["epochs"]:
+        assert len(epoch["validators"]) == 2
+        assert all(v["consensus_hash"] for v in epoch["validators"])
+
+
+def test_honest_miners_win_the_zipcodes_they_commit_first(devnet: dict[str, Any]) -> None:
+    epoch = _last(devnet)
+    behaviour = {m["hotkey"]: m["behaviour"] for m in epoch["miners"]}
+    report = json.loads(_reports(devnet, epoch["epoch_id"])[0].read_text())
+    honeypots = {a["zipcode"] for a in report["inputs"]["assignments"] if a["honeypot"]}
+    checked = 0
+    for zipcode, winners in report["winners"].items():
+        walk = sorted(
+            (d for d in report["decisions"] if d["zipcode"] == zipcode), key=lambda d: d["position"]
+        )
+        honest = [d["hotkey"] for d in walk if behaviour.get(d["hotkey"]) in HONEST]
+        if zipcode in honeypots or not honest:
+            continue
+        assert winners[0] == honest[0], f"zipcode {zipcode}: first honest committer did not win"
+        assert all(behaviour.get(h) in HONEST for h in winners), f"a cheater ranked in {zipcode}"
+        checked += 1
+    assert checked >= 3
+
+
+def test_every_cheater_ends_with_zero_weight_and_its_reason(devnet: dict[str, Any]) -> None:
+    epoch = _last(devnet)
+    by_behaviour = {m["behaviour"]: m for m in epoch["miners"]}
+    for name, reason in EXPECTED_REASON.items():
+        miner = by_behaviour[name]
+        assert miner["score"] == 0.0, f"{name} scored {miner['score']}"
+        assert miner["chain_u16"] == 0, f"{name} has weight {miner['chain_u16']} on chain"
+        seen = [*miner["reasons"], *miner["notes"]]
+        assert any(reason in r for r in seen), f"{name}: expected {reason}, saw {seen}"
+    for name in HONEST:
+        assert by_behaviour[name]["score"] > 0 and by_behaviour[name]["chain_u16"] > 0
+
+
+def test_chain_weights_equal_the_validators_scores(devnet: dict[str, Any]) -> None:
+    # weights_match: a stored weight setting equals the report's scores after u16 normalisation.
+    for v in _last(devnet)["validators"]:
+        assert v["weights_match"], f"{v['name']}: chain weights differ from its report"
+        assert v["weights_block"] is not None
+
+
+def test_validators_agree_on_the_consensus_hash(devnet: dict[str, Any]) -> None:
+    for epoch in devnet["epochs"]:
+        hashes = {v["consensus_hash"] for v in epoch["validators"]}
+        posted = {v["posted_hash"] for v in epoch["validators"]}
+        assert len(hashes) == 1 and hashes == posted
+        assert epoch["majority_hash"] in hashes
+        assert epoch["agreement"] == 1.0
+
+
+def test_replay_epoch_reproduces_the_consensus_hash(devnet: dict[str, Any]) -> None:
+    epoch = _last(devnet)
+    report = _reports(devnet, epoch["epoch_id"])[0]
+    expected = epoch["validators"][0]["consensus_hash"]
+    proc = subprocess.run(
+        [RESI, "replay-epoch", epoch["epoch_id"], "--from-report", str(report)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert expected in proc.stdout
