@@ -42,7 +42,9 @@ def _base_table(zipcode: str, n: int, start: int) -> pa.Table:
     cols = {
         "listing_id": ids,
         "source": ["zillow"] * n,
-        "url": [f"https://www.zillow.com/homedetails/{i}-Main-St/{z}_zpid/" for i, z in enumerate(ids)],
+        "url": [
+            f"https://www.zillow.com/homedetails/{i}-Main-St/{z}_zpid/" for i, z in enumerate(ids)
+        ],
         "zipcode": [zipcode] * n,
         "address": [f"{i} Main St" for i in range(n)],
         "city": ["Springfield"] * n,
@@ -74,21 +76,41 @@ def build(miners: int, zipcodes: int, rows: int) -> tuple[EpochRecord, dict[str,
         zipcode = f"{62701 + z:05d}"
         assignments.append(AssignmentInput(zipcode, rows, "IL", 39.78, -89.65, False))
         base = _base_table(zipcode, rows, 10_000_000 * (z + 1))
-        for r in base.select(["listing_id", "price", "bedrooms", "bathrooms", "living_area_sqft", "zipcode"]).to_pylist():
+        # fabricated listings (ids the market never had): their miners must end up liars
+        fake = _base_table(zipcode, rows, 900_000_000 + 10_000_000 * (z + 1))
+        for r in base.select(
+            ["listing_id", "price", "bedrooms", "bathrooms", "living_area_sqft", "zipcode"]
+        ).to_pylist():
             market[r["listing_id"]] = Lookup(
                 LookupStatus.FOUND,
-                Observed(r["price"], r["bedrooms"], r["bathrooms"], r["living_area_sqft"], r["zipcode"]),
+                Observed(
+                    r["price"], r["bedrooms"], r["bathrooms"], r["living_area_sqft"], r["zipcode"]
+                ),
             )
         for m in range(miners):
             hotkey = f"5Miner{m:04d}"
             # each miner's own scrape: same listings, its own scrape time (shares the other buffers)
-            stamp = pa.array([T0 + timedelta(seconds=m + 1)] * rows, LISTING_SCHEMA.field("scraped_at").type)
-            table = base.set_column(scraped_idx, LISTING_SCHEMA.field("scraped_at"), stamp)
+            stamp = pa.array(
+                [T0 + timedelta(seconds=m + 1)] * rows, LISTING_SCHEMA.field("scraped_at").type
+            )
+            padder = m % 50 == 1 and m % zipcodes == z % zipcodes
+            source = fake if padder else base
+            table = source.set_column(scraped_idx, LISTING_SCHEMA.field("scraped_at"), stamp)
             sha = hashlib.sha256(f"{hotkey}:{zipcode}".encode()).hexdigest()
             commits.append(
-                CommitInput(hotkey, zipcode, f"k/{hotkey}/{zipcode}", sha, rows, T0 + timedelta(seconds=(m * 7919 + z * 31) % 3600))
+                CommitInput(
+                    hotkey,
+                    zipcode,
+                    f"k/{hotkey}/{zipcode}",
+                    sha,
+                    rows,
+                    # padders commit first so tier 3 reaches them
+                    T0 + timedelta(seconds=-1 if padder else (m * 7919 + z * 31) % 3600),
+                )
             )
-            files[(hotkey, zipcode)] = FileOutcome.ok(table, FileMeta(EPOCH, NONCE, hotkey, zipcode))
+            files[(hotkey, zipcode)] = FileOutcome.ok(
+                table, FileMeta(EPOCH, NONCE, hotkey, zipcode)
+            )
     record = EpochRecord(EPOCH, NONCE, "5e" * 32, tuple(assignments), tuple(commits), files)
     return record, market
 
@@ -109,8 +131,14 @@ def main() -> None:
 
     assessed = assess_record(record, config)  # once, as the validator does; tables can go now
     t_assess = time.perf_counter() - t0
-    record = EpochRecord(record.epoch_id, record.nonce, record.validation_seed,
-                         record.assignments, record.commits, assessed)
+    record = EpochRecord(
+        record.epoch_id,
+        record.nonce,
+        record.validation_seed,
+        record.assignments,
+        record.commits,
+        assessed,
+    )
     while True:
         rounds += 1
         result = validate_epoch(record, lookups, config)
@@ -121,11 +149,15 @@ def main() -> None:
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total_rows = args.miners * args.zipcodes * args.rows
-    print(f"epoch: {args.miners} miners x {args.zipcodes} zipcodes x {args.rows} rows = {total_rows:,} rows")
+    print(
+        f"epoch: {args.miners} miners x {args.zipcodes} zipcodes x {args.rows} rows"
+        f" = {total_rows:,} rows"
+    )
     print(f"build (not timed): {t0 - t_build:.1f} s")
     print(f"tiers 1-2 (assess): {t_assess:.1f} s")
     print(f"score wall time: {wall:.1f} s over {rounds} walk rounds, {len(lookups)} lookups")
     print(f"peak RSS: {peak_mb:.0f} MB")
+    print(f"liars found: {len(result.liars)}")
     print(f"consensus hash: {result.consensus_hash}")
     print(f"winners of first zipcode: {next(iter(result.winners.values()))}")
     sys.exit(0 if wall <= 60 and peak_mb <= 2048 else 1)

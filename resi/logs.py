@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, TextIO
 
 __all__ = [
@@ -48,7 +49,9 @@ _RECORD_FIELDS = frozenset(
 )
 _RESI_HANDLER = "_resi_handler"
 
-_CONTEXT: ContextVar[Mapping[str, Any]] = ContextVar("resi_log_context", default={})
+_CONTEXT: ContextVar[Mapping[str, Any]] = ContextVar(
+    "resi_log_context", default=MappingProxyType({})
+)
 
 # --------------------------------------------------------------------------- context
 
@@ -64,7 +67,7 @@ def bind_context(**fields: Any) -> Token[Mapping[str, Any]]:
     For code that cannot use a ``with`` block (e.g. an aiohttp middleware around ``handler``).
     """
     merged = {**_CONTEXT.get(), **fields}
-    return _CONTEXT.set({k: v for k, v in merged.items() if v is not None})
+    return _CONTEXT.set(MappingProxyType({k: v for k, v in merged.items() if v is not None}))
 
 
 def reset_context(token: Token[Mapping[str, Any]]) -> None:
@@ -111,7 +114,9 @@ _KEY_VALUE = re.compile(
 _URL = re.compile(r"""(?P<base>[a-z][a-z0-9+.-]*://[^\s?#"'<>]+)\?(?P<query>[^\s#"'<>]*)""", re.I)
 _SENSITIVE_QUERY = re.compile(r"(?:^|&)(?:x-amz-|signature|awsaccesskeyid|policy|token|key)", re.I)
 # user:password@host in database and proxy URLs.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<pw>[^@\s/]+)(?P<at>@)", re.I)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<pw>[^@\s/]+)(?P<at>@)", re.I
+)
 
 
 def register_secret(value: str | None) -> None:

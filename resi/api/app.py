@@ -213,9 +213,7 @@ def _api_keypair(settings: ApiServerSettings) -> Any | None:
     return load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
 
 
-async def _build_manager(
-    settings: ApiServerSettings, store: Any, secret: str
-) -> EpochManagerLike:
+async def _build_manager(settings: ApiServerSettings, store: Any, secret: str) -> EpochManagerLike:
     from resi.epoch.manager import EpochManager, resolve_catalog
 
     catalog = await resolve_catalog(store, settings)

@@ -263,6 +263,7 @@ class ApiClient:
         # Imported lazily: `import bittensor` costs ~0.5 s and unsigned use never needs it.
         from bittensor import http_auth
 
+        assert self._keypair is not None  # callers check; keeps the type narrow for mypy
         return http_auth.sign(
             self._keypair,
             method=request.method,

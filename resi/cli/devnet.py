@@ -74,6 +74,10 @@ def command(
         where = exc.log_path or str(data_dir / "logs")
         err_console.print(f"[bold red]devnet failed:[/] {exc}\nlogs kept in {where}")
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        # Children and S3 are already stopped (the orchestrator's cleanup is shielded).
+        err_console.print(f"interrupted; every part stopped. Logs kept in {data_dir / 'logs'}")
+        raise typer.Exit(130) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -147,7 +151,7 @@ def _render_epoch(e: EpochSummary) -> None:
         )
     console.print(zips)
     miners = Table(title="miners", title_justify="left")
-    for col in ("uid", "miner", "behaviour", "commits", "score", "chain weight", "reasons"):
+    for col in ("uid", "miner", "commits", "score", "chain weight", "reasons"):
         miners.add_column(col, justify="right" if col in ("uid", "commits", "score") else "left")
     for m in e.miners:
         weight = "-" if m.chain_u16 is None else f"{m.chain_u16 / U16_MAX:.4f} ({m.chain_u16})"
@@ -156,7 +160,6 @@ def _render_epoch(e: EpochSummary) -> None:
         miners.add_row(
             str(m.uid),
             m.name,
-            m.behaviour,
             str(m.commits),
             f"{m.score:.4f}",
             weight,
@@ -164,7 +167,7 @@ def _render_epoch(e: EpochSummary) -> None:
             style=style,
         )
     if e.burn_score:
-        miners.add_row("0", "burn", "-", "-", f"{e.burn_score:.4f}", "", "")
+        miners.add_row("0", "burn", "-", f"{e.burn_score:.4f}", "", "")
     console.print(miners)
     vals = Table(title="validators", title_justify="left")
     for col in ("validator", "consensus hash", "posted to API", "weights on chain"):

@@ -115,7 +115,7 @@ async def _open_store_without_migrating(url: str) -> Any:
 
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :]).expanduser()
-        if not path.is_file():
+        if not await anyio.Path(path).is_file():
             raise StoreError(f"no SQLite database at {path}")
         return SqlStore(await SqliteDriver.open(str(path)))
     if url.startswith(("postgresql://", "postgres://")):
@@ -158,7 +158,18 @@ async def probe_object_store(settings: HealthSettings) -> Probe:
     from resi.s3.issuer import S3Issuer
 
     try:
-        async with S3Issuer.from_settings(settings, timeout=settings.http_timeout) as issuer:
+        # One attempt: a health check should answer now, not after botocore's retries.
+        issuer = S3Issuer(
+            bucket=settings.s3_bucket,
+            endpoint=settings.s3_endpoint,
+            region=settings.s3_region,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            addressing_style=settings.s3_addressing_style,
+            timeout=settings.http_timeout,
+            max_attempts=1,
+        )
+        async with issuer:
             ok, detail = await check_object_store(issuer)
     except StorageError as exc:
         return False, str(exc), []
@@ -171,7 +182,7 @@ async def probe_chain(settings: HealthSettings) -> Probe:
 
     if settings.network == "devnet":
         path = Path(settings.devnet_chain_path).expanduser()
-        if not path.is_file():
+        if not await anyio.Path(path).is_file():
             return False, f"no devnet chain file at {path} (start `resi devnet` first)", []
     try:
         chain = open_chain(settings)
@@ -215,15 +226,17 @@ def configured_parts(settings: HealthSettings) -> list[str]:
     return [name for name, fields in PART_TRIGGERS.items() if given.intersection(fields)]
 
 
-async def run_checks(settings: HealthSettings, parts: list[str], timeout: float) -> HealthReport:
-    """Probe ``parts`` concurrently, each bounded by ``timeout`` seconds; all are required."""
+async def run_checks(
+    settings: HealthSettings, parts: list[str], part_timeout: float
+) -> HealthReport:
+    """Probe ``parts`` concurrently, each bounded by ``part_timeout`` s; all are required."""
     results: dict[str, list[PartResult]] = {}
 
     async def one(name: str) -> None:
-        with anyio.move_on_after(timeout) as scope:
+        with anyio.move_on_after(part_timeout) as scope:
             ok, detail, subs = await PROBES[name](settings)
         if scope.cancelled_caught:
-            ok, detail, subs = False, f"no answer within {timeout:g} s", []
+            ok, detail, subs = False, f"no answer within {part_timeout:g} s", []
         results[name] = [PartResult(name, True, ok, detail), *subs]
 
     async with anyio.create_task_group() as tg:

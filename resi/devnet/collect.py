@@ -50,15 +50,19 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def load_reports(plan: DevnetPlan, ids: Identities, epoch_id: str) -> dict[str, dict[str, Any]]:
-    """Validator hotkey → its report for ``epoch_id`` (only validators that have one)."""
-    out: dict[str, dict[str, Any]] = {}
+def load_reports(
+    plan: DevnetPlan, ids: Identities, epoch_id: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """Validator hotkey → its report for ``epoch_id``, and → when that report was written."""
+    reports: dict[str, dict[str, Any]] = {}
+    written: dict[str, float] = {}
     for v in ids.validators:
         path = find_report(commands.workdir(plan, v.name), epoch_id)
         report = _read_json(path) if path is not None else None
-        if report is not None and report.get("epoch_id", epoch_id) == epoch_id:
-            out[v.hotkey] = report
-    return out
+        if path is not None and report is not None and report.get("epoch_id") == epoch_id:
+            reports[v.hotkey] = report
+            written[v.hotkey] = path.stat().st_mtime
+    return reports, written
 
 
 def weights_history(plan: DevnetPlan, ids: Identities) -> dict[str, list[WeightsRecord]]:
@@ -80,13 +84,15 @@ def weights_settled(plan: DevnetPlan, ids: Identities, epoch_id: str) -> bool:
 
     A validator whose scores cannot be set at all (nothing positive) counts as settled.
     """
-    reports = load_reports(plan, ids, epoch_id)
+    reports, written = load_reports(plan, ids, epoch_id)
     if len(reports) < len(ids.validators):
         return False
     history = weights_history(plan, ids)
     for v in ids.validators:
         expected = expected_weights(_scores(reports[v.hotkey]), ids, v.uid)
-        if expected is not None and matching_record(history.get(v.hotkey, []), expected) is None:
+        if expected is None:
+            continue
+        if matching_record(history.get(v.hotkey, []), expected, written[v.hotkey]) is None:
             return False
     return True
 
@@ -144,7 +150,7 @@ async def collect_result(
     epochs = []
     async with httpx.AsyncClient(timeout=5.0) as http:
         for epoch_id in mined:
-            reports = await anyio.to_thread.run_sync(load_reports, plan, ids, epoch_id)
+            reports, written = await anyio.to_thread.run_sync(load_reports, plan, ids, epoch_id)
             consensus = await fetch_consensus(http, ep.api_url, epoch_id)
             posted = (
                 {e.validator: e.consensus_hash for e in consensus.validators} if consensus else {}
@@ -159,6 +165,7 @@ async def collect_result(
                     consensus.majority_hash if consensus else None,
                     consensus.agreement if consensus else 0.0,
                     await anyio.to_thread.run_sync(_notes, plan, ids, epoch_id),
+                    written,
                 )
             )
     complete = all(

@@ -59,6 +59,7 @@ def _common_env(plan: DevnetPlan, identity: Identity) -> dict[str, str]:
         "RESI_NETWORK": "devnet",
         "RESI_NETUID": str(plan.netuid),
         "RESI_BLOCK_TIME": str(plan.block_time),
+        "RESI_WEIGHTS_RATE_LIMIT": str(plan.weights_rate_limit_blocks),
         "RESI_DEVNET_CHAIN_PATH": str(chain_path(plan.data_dir)),
         "RESI_WALLET_NAME": identity.wallet.name,
         "RESI_WALLET_HOTKEY": identity.wallet.hotkey,

@@ -228,7 +228,7 @@ def _count_validated(plan: DevnetPlan, ids: Identities, mined: list[str]) -> int
 
     count = 0
     for epoch_id in mined:
-        reports = load_reports(plan, ids, epoch_id)
+        reports, _ = load_reports(plan, ids, epoch_id)
         if len(reports) == len(ids.validators):
             count += 1
     return count

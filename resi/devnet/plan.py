@@ -106,6 +106,7 @@ class DevnetPlan:
     validator_stake: float = 10_000.0
     min_validator_stake: float = 1_000.0
     weights_interval_blocks: int = 4
+    weights_rate_limit_blocks: int = 2
     poll_seconds: float = 1.0
 
     @property

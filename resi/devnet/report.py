@@ -107,13 +107,22 @@ def expected_weights(
 
 
 def matching_record(
-    records: Sequence[WeightsRecord], expected: tuple[tuple[int, ...], tuple[int, ...]] | None
+    records: Sequence[WeightsRecord],
+    expected: tuple[tuple[int, ...], tuple[int, ...]] | None,
+    after: float = 0.0,
 ) -> WeightsRecord | None:
-    """The first stored weight setting equal to ``expected`` (as a uid → u16 map), or None."""
+    """The first weight setting stored at or after ``after`` (unix time) equal to ``expected``
+    (compared as uid → u16 maps), or None.
+
+    ``after`` is when the report was written: two epochs can have equal scores, and a setting
+    made before this epoch was validated must not count as this epoch's weights.
+    """
     if expected is None:
         return None
     want = dict(zip(*expected, strict=True))
     for record in records:
+        if record.time < after:
+            continue
         if dict(zip(record.uids, record.weights_u16, strict=True)) == want:
             return record
     return None
@@ -148,17 +157,27 @@ def summarise_epoch(
     majority_hash: str | None,
     agreement: float,
     notes: Mapping[str, Sequence[str]] | None = None,
+    written_at: Mapping[str, float] | None = None,
 ) -> EpochSummary:
     """One epoch's summary.
 
     ``reports`` maps validator hotkey → its validation report JSON for this epoch (the first
     validator's report drives the miner and zipcode tables); ``history`` maps validator hotkey →
     its weight records; ``posted`` maps validator hotkey → the hash the API recorded; ``notes``
-    maps miner name → what its scenario process observed.
+    maps miner name → what its scenario process observed; ``written_at`` maps validator hotkey →
+    when its report was written (weights stored earlier do not count for this epoch).
     """
+    written_at = written_at or {}
     names = {i.hotkey: i.name for i in identities.all}
     validators = tuple(
-        _validator_row(v, reports.get(v.hotkey), identities, history.get(v.hotkey, ()), posted)
+        _validator_row(
+            v,
+            reports.get(v.hotkey),
+            identities,
+            history.get(v.hotkey, ()),
+            posted,
+            written_at.get(v.hotkey, 0.0),
+        )
         for v in identities.validators
     )
     primary = next((reports[v.hotkey] for v in identities.validators if v.hotkey in reports), None)
@@ -171,6 +190,7 @@ def summarise_epoch(
     first_record = matching_record(
         history.get(first_validator.hotkey, ()),
         expected_weights(scores, identities, first_validator.uid),
+        written_at.get(first_validator.hotkey, 0.0),
     )
     stored = (
         dict(zip(first_record.uids, first_record.weights_u16, strict=True)) if first_record else {}
@@ -199,13 +219,14 @@ def _validator_row(
     identities: Identities,
     records: Sequence[WeightsRecord],
     posted: Mapping[str, str],
+    after: float,
 ) -> ValidatorRow:
     if report is None:
         return ValidatorRow(
             validator.name, validator.hotkey, None, posted.get(validator.hotkey), None, False
         )
     expected = expected_weights(_scores(report), identities, validator.uid)
-    record = matching_record(records, expected)
+    record = matching_record(records, expected, after)
     return ValidatorRow(
         name=validator.name,
         hotkey=validator.hotkey,

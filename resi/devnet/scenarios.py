@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ class Ctx:
         with (self.miner.workdir / "events.jsonl").open("a") as fh:
             fh.write(json.dumps(line) + "\n")
 
-    def rng(self, *parts: str) -> Any:
+    def rng(self, *parts: str) -> random.Random:
         return fakes.rng_for(str(self.spec.seed), self.hotkey, *parts)
 
 
@@ -218,7 +219,12 @@ async def honest_slow(ctx: Ctx, a: CurrentAssignment) -> None:
 
 async def honeypot_responder(ctx: Ctx, a: CurrentAssignment) -> None:
     """Submits listings for every zipcode, inventing them where the site has none (honeypots)."""
-    scraped = {t.zipcode: await scrape(ctx, t) for t in a.zipcodes}
+    scraped: dict[str, list[Listing]] = {}
+
+    async def fetch(task: ZipcodeTask) -> None:
+        scraped[task.zipcode] = await scrape(ctx, task)
+
+    await for_each_zipcode(a, fetch)
     templates = [row for rows in scraped.values() for row in rows]
     for t in a.zipcodes:
         rows = scraped[t.zipcode] or fakes.fill_empty(

@@ -65,6 +65,8 @@ PLAUSIBLE_RANGES: tuple[tuple[str, float, float], ...] = (
     ("days_on_market", 0, 36_500),
     ("photo_count", 0, 10_000),
 )
+# What a sampled row records: enough to look the listing up and compare it (tier 3).
+CLAIMED_FIELDS = (*REQUIRED_FIELDS, "bedrooms", "bathrooms", "living_area_sqft")
 EARLIEST_YEAR_BUILT = 1600
 URL_ID_PATTERN = r"(?P<id>[0-9A-Za-z]+)_zpid"
 EARTH_RADIUS_KM = 6371.0088
@@ -96,7 +98,7 @@ def _present(table: pa.Table, name: str) -> Any:
     col = _col(table, name)
     valid = pc.is_valid(col)
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
+        blank = pc.or_(pc.equal(pc.binary_length(col), 0), pc.utf8_is_space(col))
         valid = pc.and_(valid, pc.invert(pc.fill_null(blank, True)))
     return valid
 
@@ -170,10 +172,17 @@ def row_strings(table: pa.Table) -> Any:
     return pc.binary_join_element_wise(*parts, "\x1f")
 
 
-def _fingerprints(strings: Any, file_idx: Any, sizes: list[int], names: list[str]) -> list[str]:
-    """Per file: sha256 of its sorted row strings (order-insensitive)."""
+def _fingerprints(
+    strings: Any, file_idx: Any, ids: Any, sizes: list[int], names: list[str]
+) -> list[str]:
+    """Per file: sha256 of its row strings ordered by canonical id (row order does not matter).
+
+    Sorting by the short id instead of the whole row string is much cheaper; the sort is stable,
+    so only rows sharing an id keep their file order (a reordered copy full of duplicate ids may
+    then escape detection, but is caught by the duplicate-id check instead).
+    """
     order = pc.sort_indices(
-        pa.table({"f": file_idx, "s": strings}), sort_keys=[("f", "ascending"), ("s", "ascending")]
+        pa.table({"f": file_idx, "id": ids}), sort_keys=[("f", "ascending"), ("id", "ascending")]
     )
     ordered = pc.take(strings, order)
     ordered = ordered.combine_chunks() if isinstance(ordered, pa.ChunkedArray) else ordered
@@ -190,7 +199,8 @@ def _fingerprints(strings: Any, file_idx: Any, sizes: list[int], names: list[str
 def fingerprint(table: pa.Table) -> str:
     """Order-insensitive sha256 of every value of every row (column names included)."""
     idx = pa.array([0] * table.num_rows, pa.int32())
-    return _fingerprints(row_strings(table), idx, [table.num_rows], table.column_names)[0]
+    ids = canonical_ids(_col(table, "listing_id"))
+    return _fingerprints(row_strings(table), idx, ids, [table.num_rows], table.column_names)[0]
 
 
 def _jsonable_table(table: pa.Table) -> pa.Table:
@@ -377,7 +387,7 @@ def assess_zipcode(
     file_idx = _file_index(sizes)
     ids = canonical_ids(_col(table, "listing_id"))
     stats = _batch_stats(table, ids, file_idx, assignment, epoch_year(epoch_id), config, len(sizes))
-    prints = _fingerprints(row_strings(table), file_idx, sizes, table.column_names)
+    prints = _fingerprints(row_strings(table), file_idx, ids, sizes, table.column_names)
 
     # seeded draws of the files that passed, fetched with one take
     offsets = [0]
@@ -394,7 +404,11 @@ def assess_zipcode(
         seed = spot_seed(validation_seed, commit.hotkey, commit.zipcode, commit.sha256)
         picks.append(_draws(sizes[j], seed, config) if not reasons[-1] else [])
     flat = pa.array([offsets[j] + i for j, ps in enumerate(picks) for i in ps], pa.int64())
-    claimed = _jsonable_table(table.take(flat)).to_pylist()
+    present = [n for n in CLAIMED_FIELDS if table.schema.get_field_index(n) >= 0]
+    columns = _jsonable_table(table.select(present).take(flat)).to_pydict()
+    claimed = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
     keys = pc.take(ids, flat).to_pylist()
 
     cursor = 0

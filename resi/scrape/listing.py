@@ -103,7 +103,7 @@ LISTING_SCHEMA: pa.Schema = pa.schema(
     ]
 )
 
-assert tuple(f.name for f in fields(Listing)) == tuple(LISTING_SCHEMA.names)  # noqa: S101
+assert tuple(f.name for f in fields(Listing)) == tuple(LISTING_SCHEMA.names)
 
 _META_KEYS = ("epoch_id", "nonce", "miner_hotkey", "zipcode", "schema_version")
 
@@ -243,7 +243,9 @@ def _metadata(schema: pa.Schema) -> FileMetadata:
         try:
             values[key] = raw.decode()
         except UnicodeDecodeError:
-            raise ListingFileError(METADATA_MISSING, f"file metadata {key!r} is not UTF-8") from None
+            raise ListingFileError(
+                METADATA_MISSING, f"file metadata {key!r} is not UTF-8"
+            ) from None
     if values["schema_version"] != SCHEMA_VERSION:
         raise ListingFileError(
             SCHEMA_VERSION_UNSUPPORTED,

@@ -98,7 +98,8 @@ async def write_zipcode_file(
     hotkey: str,
 ) -> WrittenFile:
     """Write ``workdir/epochs/{epoch_id}/{zipcode}.parquet`` (in a worker thread)."""
-    path = Path(workdir).expanduser() / "epochs" / assignment.epoch_id / f"{zipcode}.parquet"
+    # expanduser() reads no file; the write itself runs in a worker thread below.
+    path = Path(str(workdir)).expanduser() / "epochs" / assignment.epoch_id / f"{zipcode}.parquet"  # noqa: ASYNC240
     meta = FileMetadata(
         epoch_id=assignment.epoch_id, nonce=assignment.nonce, miner_hotkey=hotkey, zipcode=zipcode
     )
@@ -143,9 +144,7 @@ async def upload_and_commit(
     renew: Callable[[], Awaitable[UploadGrant]] | None = None,
 ) -> StatusReceipt:
     """Upload then commit one zipcode file; returns the API's receipt."""
-    key = await upload_zipcode_file(
-        http, grant, assignment, zipcode, written, hotkey, renew=renew
-    )
+    key = await upload_zipcode_file(http, grant, assignment, zipcode, written, hotkey, renew=renew)
     return await commit_zipcode(client, assignment, zipcode, key, written)
 
 
@@ -317,7 +316,11 @@ class Miner:
             if written is None:
                 return
             progress.phase, progress.file = "written", written.path.name
-            progress.sha256, progress.rows, progress.size = written.sha256, written.rows, written.size
+            progress.sha256, progress.rows, progress.size = (
+                written.sha256,
+                written.rows,
+                written.size,
+            )
             await self.store.save(state)
             self._emit(MinerEvent("zipcode_scraped", state.epoch_id, zipcode, written.rows))
         await self._deliver(state, zipcode)
@@ -340,7 +343,9 @@ class Miner:
                 parse_failures += 1
                 if parse_failures >= self.scrape_attempts:
                     log.error("zipcode %s: pages unparseable (%s); giving up", zipcode, exc)
-                    self._emit(MinerEvent("zipcode_failed", assignment.epoch_id, zipcode, detail=str(exc)))
+                    self._emit(
+                        MinerEvent("zipcode_failed", assignment.epoch_id, zipcode, detail=str(exc))
+                    )
                     return None
             await anyio.sleep(backoff.next())
 
@@ -348,7 +353,7 @@ class Miner:
         """Upload and commit, waiting out outages until the deadline cancels us."""
         assignment = state.assignment
         progress = state.zipcodes[zipcode]
-        assert progress.file and progress.sha256 and progress.rows is not None  # noqa: S101
+        assert progress.file and progress.sha256 and progress.rows is not None
         written = WrittenFile(
             path=self.store.epoch_dir(state.epoch_id) / progress.file,
             sha256=progress.sha256,
@@ -371,9 +376,11 @@ class Miner:
                     )
                     progress.phase = "uploaded"
                     await self.store.save(state)
-                    self._emit(MinerEvent("zipcode_uploaded", state.epoch_id, zipcode, written.rows))
+                    self._emit(
+                        MinerEvent("zipcode_uploaded", state.epoch_id, zipcode, written.rows)
+                    )
                 if progress.phase == "uploaded":
-                    assert progress.key is not None  # noqa: S101
+                    assert progress.key is not None
                     receipt = await commit_zipcode(
                         self.client, assignment, zipcode, progress.key, written
                     )
@@ -382,12 +389,16 @@ class Miner:
                     if zipcode in accepted:
                         progress.committed_at = accepted[zipcode].received_at
                     await self.store.save(state)
-                    self._emit(MinerEvent("zipcode_committed", state.epoch_id, zipcode, written.rows))
+                    self._emit(
+                        MinerEvent("zipcode_committed", state.epoch_id, zipcode, written.rows)
+                    )
                 return
             except (ApiError, StorageError) as exc:
                 if not _transient(exc):
                     log.error("zipcode %s: refused (%s); not retrying", zipcode, exc)
-                    self._emit(MinerEvent("zipcode_failed", state.epoch_id, zipcode, detail=str(exc)))
+                    self._emit(
+                        MinerEvent("zipcode_failed", state.epoch_id, zipcode, detail=str(exc))
+                    )
                     return
                 self._emit(MinerEvent("api_unavailable", state.epoch_id, zipcode, detail=str(exc)))
             await anyio.sleep(backoff.next())
@@ -401,7 +412,11 @@ class Miner:
             return grant
 
     async def _report(
-        self, assignment: CurrentAssignment, status: Literal["STARTED", "COMPLETED"], *, persistent: bool = False
+        self,
+        assignment: CurrentAssignment,
+        status: Literal["STARTED", "COMPLETED"],
+        *,
+        persistent: bool = False,
     ) -> None:
         """Send a status report; a transient failure is retried only when ``persistent``."""
         backoff = _Backoff(self.retry_initial, self.retry_max)

@@ -99,12 +99,13 @@ class StateStore:
     async def save_assignment(self, assignment: CurrentAssignment) -> None:
         """Remember the newest assignment so an API outage does not stop work."""
         payload = json.dumps(
-            {"schema_version": STATE_SCHEMA_VERSION, "assignment": assignment.model_dump(mode="json")}
+            {
+                "schema_version": STATE_SCHEMA_VERSION,
+                "assignment": assignment.model_dump(mode="json"),
+            }
         )
         async with self._lock:
-            await anyio.to_thread.run_sync(
-                _atomic_write, self.workdir / "assignment.json", payload
-            )
+            await anyio.to_thread.run_sync(_atomic_write, self.workdir / "assignment.json", payload)
 
     async def cached_assignment(self) -> CurrentAssignment | None:
         path = self.workdir / "assignment.json"
@@ -115,7 +116,9 @@ class StateStore:
         try:
             data = json.loads(raw)
             if data.get("schema_version") != STATE_SCHEMA_VERSION:
-                raise ConfigError(f"{path}: unsupported schema_version {data.get('schema_version')}")
+                raise ConfigError(
+                    f"{path}: unsupported schema_version {data.get('schema_version')}"
+                )
             return CurrentAssignment.model_validate(data["assignment"])
         except (ValueError, KeyError, ValidationError, AttributeError):
             raise ConfigError(f"{path}: corrupt cached assignment; delete it to continue") from None
@@ -126,13 +129,17 @@ def _parse(raw: str, path: Path) -> EpochProgress:
         data = json.loads(raw)
         version = data.get("schema_version")
     except (ValueError, AttributeError):
-        raise ConfigError(f"{path}: corrupt miner state; delete it to start the epoch over") from None
+        raise ConfigError(
+            f"{path}: corrupt miner state; delete it to start the epoch over"
+        ) from None
     if version != STATE_SCHEMA_VERSION:
         raise ConfigError(f"{path}: unsupported miner state schema_version {version!r}")
     try:
         return EpochProgress.model_validate(data)
     except ValidationError:
-        raise ConfigError(f"{path}: corrupt miner state; delete it to start the epoch over") from None
+        raise ConfigError(
+            f"{path}: corrupt miner state; delete it to start the epoch over"
+        ) from None
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -45,7 +45,9 @@ BROWSER_HEADERS = {
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/124.0.0.0 Safari/537.36"
     ),
-    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+    "Accept": (
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+    ),
     "Accept-Language": "en-US,en;q=0.9",
     "Accept-Encoding": "gzip, deflate",
     "Cache-Control": "no-cache",
@@ -180,7 +182,9 @@ class ZillowSource:
                 await self._search_band(zipcode, sub_lo, sub_hi, found, depth + 1)
             return
         if capped:
-            log.warning("zipcode %s: price band %s-%s still capped; results truncated", zipcode, lo, hi)
+            log.warning(
+                "zipcode %s: price band %s-%s still capped; results truncated", zipcode, lo, hi
+            )
         pages = [first]
         if first.total_pages > 1:
             rest: list[SearchPage | None] = [None] * (first.total_pages - 1)
@@ -199,7 +203,7 @@ class ZillowSource:
     async def _page(self, zipcode: str, page: int, lo: int | None, hi: int | None) -> SearchPage:
         url = search_url(self.config.base_url, zipcode, page, lo, hi)
         response = await self._get(url)
-        assert response is not None  # noqa: S101 - missing_ok is False
+        assert response is not None
         return parse_search_page(
             response.text,
             base_url=self.config.base_url,
@@ -231,7 +235,9 @@ class ZillowSource:
                 with attempt:
                     return await self._get_once(gate, url, missing_ok)
         except _Retryable as exc:
-            raise SourceUnavailable(f"{url}: {exc} (after {self.config.max_attempts} attempts)") from None
+            raise SourceUnavailable(
+                f"{url}: {exc} (after {self.config.max_attempts} attempts)"
+            ) from None
         return None  # pragma: no cover - AsyncRetrying always returns or raises
 
     async def _get_once(self, gate: _HostGate, url: str, missing_ok: bool) -> httpx.Response | None:

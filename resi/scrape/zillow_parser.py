@@ -98,9 +98,7 @@ def next_data(text: str) -> dict[str, Any]:
     return data
 
 
-def parse_search_page(
-    text: str, *, base_url: str, source: str, scraped_at: datetime
-) -> SearchPage:
+def parse_search_page(text: str, *, base_url: str, source: str, scraped_at: datetime) -> SearchPage:
     """Parse a search result page. Raises ``ParseError`` when the page state is missing."""
     data = next_data(text)
     cat1 = _path(data, "props", "pageProps", "searchPageState", "cat1")
@@ -165,8 +163,10 @@ def _from_search_item(
     """A listResults item as a Listing; ``None`` for entries that are not listings (ads)."""
     info = (item.get("hdpData") or {}).get("homeInfo") or {}
     zpid = item.get("zpid") or info.get("zpid")
-    price = _int(item.get("unformattedPrice")) or _price_text(item.get("price")) or _int(
-        info.get("price")
+    price = (
+        _int(item.get("unformattedPrice"))
+        or _price_text(item.get("price"))
+        or _int(info.get("price"))
     )
     street = item.get("addressStreet") or info.get("streetAddress")
     zipcode = item.get("addressZipcode") or info.get("zipcode")

@@ -269,3 +269,22 @@ def test_weights_that_differ_from_the_report_do_not_match() -> None:
     record = WeightsRecord(46, 3, v.hotkey, 2, (0,), (65_535,), 0.0)
     summary = summarise_epoch("e", {v.hotkey: report}, ids, {v.hotkey: [record]}, {}, None, 0.0)
     assert not summary.validators[0].weights_match
+
+
+def test_weights_set_before_the_report_was_written_do_not_count() -> None:
+    # Two epochs with equal scores: the older setting must not pass for this epoch's weights.
+    ids = _identities()
+    v = ids.validators[0]
+    honest = ids.miners[0]
+    report = {"epoch_id": "e", "scores": {honest.hotkey: 1.0}, "decisions": []}
+    old = WeightsRecord(46, 3, v.hotkey, 2, (3,), (65_535,), 100.0)
+    summary = summarise_epoch(
+        "e", {v.hotkey: report}, ids, {v.hotkey: [old]}, {}, None, 0.0, written_at={v.hotkey: 150.0}
+    )
+    assert not summary.validators[0].weights_match
+    new = WeightsRecord(46, 9, v.hotkey, 2, (3,), (65_535,), 160.0)
+    summary = summarise_epoch(
+        "e", {v.hotkey: report}, ids, {v.hotkey: [old, new]}, {}, None, 0.0,
+        written_at={v.hotkey: 150.0},
+    )  # fmt: skip
+    assert summary.validators[0].weights_block == 9

@@ -37,11 +37,25 @@ async def test_mine_once_commits_every_zipcode(
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESI_")}
     result = await anyio.run_process(
         [
-            str(Path(sys.executable).parent / "resi"), "mine", "--once", "--json",
-            "--wallet", "miner", "--hotkey", "default", "--wallet-path", str(wallets),
-            "--api-url", api.base_url, "--source", "sim", "--sim-url", sim_market.url,
-            "--workdir", str(tmp_path / "work"),
-        ],  # fmt: skip
+            str(Path(sys.executable).parent / "resi"),
+            "mine",
+            "--once",
+            "--json",
+            "--wallet",
+            "miner",
+            "--hotkey",
+            "default",
+            "--wallet-path",
+            str(wallets),
+            "--api-url",
+            api.base_url,
+            "--source",
+            "sim",
+            "--sim-url",
+            sim_market.url,
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
         env=env,
         check=False,
     )

@@ -117,7 +117,9 @@ async def test_miner_completes_an_epoch_and_every_file_verifies(
 ) -> None:
     transport = RecordingTransport()
     events: list[MinerEvent] = []
-    miner, client = make_miner(api, sim_market, tmp_path / "w", transport, on_progress=events.append)
+    miner, client = make_miner(
+        api, sim_market, tmp_path / "w", transport, on_progress=events.append
+    )
     try:
         outcome = await miner.run_once(wait=False)
     finally:
@@ -185,10 +187,13 @@ async def test_api_outage_during_epoch_still_ends_with_commits(
 ) -> None:
     transport = RecordingTransport()
     outages: list[MinerEvent] = []
+    enough = anyio.Event()
 
     def on_event(event: MinerEvent) -> None:
         if event.kind == "api_unavailable":
             outages.append(event)
+            if len(outages) >= 3:
+                enough.set()
 
     miner, client = make_miner(api, sim_market, tmp_path / "w", transport, on_progress=on_event)
     assignment = await client.current_assignment()
@@ -198,8 +203,7 @@ async def test_api_outage_during_epoch_still_ends_with_commits(
         async with anyio.create_task_group() as tg:
 
             async def restore() -> None:
-                while len(outages) < 3:
-                    await anyio.sleep(0.05)
+                await enough.wait()
                 transport.down = False
 
             tg.start_soon(restore)

@@ -78,9 +78,7 @@ def full_args(server: ApiServer, local_s3: LocalS3, market: RunningMarket) -> li
 
 async def run_resi(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     # A separate process: the in-process API fixture keeps serving on this event loop meanwhile.
-    result = await anyio.run_process(
-        [str(RESI), *args], env=env, check=False
-    )
+    result = await anyio.run_process([str(RESI), *args], env=env, check=False)
     return result.returncode, result.stdout.decode(), result.stderr.decode()
 
 
@@ -88,6 +86,8 @@ async def run_resi(args: list[str], env: dict[str, str]) -> tuple[int, str, str]
 async def test_every_part_up_exits_zero_and_lists_the_apis_own_parts(
     api_server: ApiServer, local_s3: LocalS3, sim_market: RunningMarket
 ) -> None:
+    # The fixture's API runs no background epoch manager; record one successful pass.
+    api_server.state.manager_ok_at = api_server.state.now()
     code, out, err = await run_resi(
         full_args(api_server, local_s3, sim_market), clean_env(**s3_env(local_s3))
     )
@@ -103,17 +103,38 @@ async def test_every_part_up_exits_zero_and_lists_the_apis_own_parts(
 
 
 @pytest.mark.anyio
-async def test_s3_on_a_closed_port_fails_with_object_store_down(
-    api_server: ApiServer, local_s3: LocalS3, sim_market: RunningMarket
+async def test_api_with_a_required_part_of_its_own_down_is_down(
+    api_factory: Any, sqlite_url: str
 ) -> None:
-    args = full_args(api_server, local_s3, sim_market)
-    args[args.index("--s3-endpoint") + 1] = f"http://127.0.0.1:{closed_port()}"
-    code, out, err = await run_resi(args, clean_env(**s3_env(local_s3)))
+    """The fixture's epoch manager never ran, so the API itself reports 503 (degraded)."""
+    async with api_factory(sqlite_url) as server:
+        code, out, err = await run_resi(
+            ["health", "--api-url", server.base_url, "--json"], clean_env()
+        )
     assert code == 1, out + err
     parts = by_name(json.loads(out))
-    assert parts["object store"]["ok"] is False
-    assert parts["api"]["ok"] is True
-    assert parts["database"]["ok"] is True
+    assert parts["api"]["ok"] is False
+    assert "epoch_manager" in parts["api"]["detail"]
+    assert parts["api: epoch_manager"]["ok"] is False
+    assert parts["api: database"]["ok"] is True
+
+
+def test_s3_on_a_closed_port_fails_with_object_store_down(local_s3: LocalS3) -> None:
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    args = ["health", "--s3-endpoint", endpoint, "--s3-bucket", "resi-test", "--json"]
+    result = runner.invoke(app, args, env=clean_env(**s3_env(local_s3)))
+    assert result.exit_code == 1, result.output
+    (part,) = json.loads(result.stdout)["parts"]
+    assert part["name"] == "object store"
+    assert part["ok"] is False
+    assert "unreachable" in part["detail"]
+
+
+def test_s3_without_the_bucket_is_down(local_s3: LocalS3) -> None:
+    args = ["health", "--s3-endpoint", local_s3.endpoint, "--s3-bucket", "no-such-bucket", "--json"]
+    result = runner.invoke(app, args, env=clean_env(**s3_env(local_s3)))
+    assert result.exit_code == 1, result.output
+    assert "does not exist" in json.loads(result.stdout)["parts"][0]["detail"]
 
 
 def test_database_on_a_closed_port_is_down_and_exit_is_one() -> None:
@@ -137,9 +158,7 @@ def test_api_on_a_closed_port_shows_a_table_with_the_part_down() -> None:
 def test_health_never_creates_a_missing_sqlite_database(tmp_path: Path) -> None:
     """Regression: probing a wrong path must not leave an empty database behind."""
     path = tmp_path / "missing.db"
-    result = runner.invoke(
-        app, ["health", "--db", f"sqlite:///{path}", "--json"], env=clean_env()
-    )
+    result = runner.invoke(app, ["health", "--db", f"sqlite:///{path}", "--json"], env=clean_env())
     assert result.exit_code == 1
     assert "no SQLite database" in json.loads(result.stdout)["parts"][0]["detail"]
     assert not path.exists()
@@ -154,9 +173,7 @@ def test_health_does_not_migrate_the_database(postgres_url: str) -> None:
     async def tables() -> list[str]:
         conn = await asyncpg.connect(postgres_url)
         try:
-            rows = await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            )
+            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         finally:
             await conn.close()
         return [r["tablename"] for r in rows]

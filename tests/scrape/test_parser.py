@@ -28,8 +28,15 @@ def page(name: str) -> str:
 
 
 def test_search_page_listings_and_totals() -> None:
-    result = parse_search_page(page("search_page.html"), base_url=BASE, source="zillow", scraped_at=NOW)
-    assert (result.total_results, result.total_pages, result.per_page, result.page) == (87, 3, 41, 2)
+    result = parse_search_page(
+        page("search_page.html"), base_url=BASE, source="zillow", scraped_at=NOW
+    )
+    assert (result.total_results, result.total_pages, result.per_page, result.page) == (
+        87,
+        3,
+        41,
+        2,
+    )
     ids = [item.listing_id for item in result.listings]
     # the "$4.2M" estimate-only card and the ad carry no trustworthy price / id: skipped
     assert ids == ["20533168", "2055887911"]
@@ -50,14 +57,18 @@ def test_search_page_listings_and_totals() -> None:
 
 
 def test_detail_page() -> None:
-    item = parse_detail_page(page("detail_page.html"), base_url=BASE, source="zillow", scraped_at=NOW)
+    item = parse_detail_page(
+        page("detail_page.html"), base_url=BASE, source="zillow", scraped_at=NOW
+    )
     assert item.listing_id == "20533168"
     assert item.price == 12_750_000
     assert item.mls_id == "25-512345"
     assert item.listed_at == datetime(2025, 9, 12, tzinfo=UTC)
     assert item.lot_sqft == 22_651
     assert item.photo_count == 54
-    assert item.url == BASE + "/homedetails/1012-N-Crescent-Dr-Beverly-Hills-CA-90210/20533168_zpid/"
+    assert (
+        item.url == BASE + "/homedetails/1012-N-Crescent-Dr-Beverly-Hills-CA-90210/20533168_zpid/"
+    )
 
 
 def test_block_page_is_detected_not_parsed_as_empty() -> None:
@@ -73,13 +84,17 @@ def test_real_pages_are_not_block_pages() -> None:
 
 
 def test_empty_result() -> None:
-    result = parse_search_page(page("empty_search.html"), base_url=BASE, source="zillow", scraped_at=NOW)
+    result = parse_search_page(
+        page("empty_search.html"), base_url=BASE, source="zillow", scraped_at=NOW
+    )
     assert result.listings == [] and result.total_results == 0
 
 
 def test_malformed_json_raises_parse_error() -> None:
     with pytest.raises(ParseError, match="not valid JSON"):
-        parse_search_page(page("malformed_json.html"), base_url=BASE, source="zillow", scraped_at=NOW)
+        parse_search_page(
+            page("malformed_json.html"), base_url=BASE, source="zillow", scraped_at=NOW
+        )
 
 
 def test_page_without_state_raises_parse_error() -> None:

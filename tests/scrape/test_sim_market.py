@@ -107,7 +107,9 @@ async def test_lookup_delisted_vs_never_existed_over_http(sim_market: RunningMar
             assert gone
             looked = await source.lookup(gone[0])
             assert looked is not None and looked.status in {"SOLD", "OFF_MARKET"}
-            fake = listings[0].__class__(**{**listings[0].__dict__, "listing_id": "1000100000000000"})
+            fake = listings[0].__class__(
+                **{**listings[0].__dict__, "listing_id": "1000100000000000"}
+            )
             assert await source.lookup(fake) is None
         finally:
             sim_market.clock.time = SIM_START

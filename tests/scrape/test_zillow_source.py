@@ -68,7 +68,7 @@ async def test_permanent_block_raises_source_unavailable() -> None:
         async with source(market.url, max_attempts=3) as src:
             with pytest.raises(SourceUnavailable, match="block page"):
                 await src.search("10001")
-            listing = (await _one_listing(market.url))
+            listing = await _one_listing(market.url)
             with pytest.raises(SourceUnavailable):
                 await src.lookup(listing)
 

@@ -65,3 +65,23 @@ def test_report_for_another_epoch_is_refused(tmp_path: Path) -> None:
         app, ["replay-epoch", "2020-01-01T00-00-00", "--from-report", str(path)]
     )
     assert run.exit_code == 2
+
+
+def test_validate_without_wallet_exits_with_one_line(tmp_path: Path) -> None:
+    run = CliRunner().invoke(
+        app,
+        [
+            "validate",
+            "--once",
+            "--wallet",
+            "nobody",
+            "--wallet-path",
+            str(tmp_path),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--set",
+            f"devnet_chain_path={tmp_path / 'chain.sqlite'}",
+        ],
+    )
+    assert run.exit_code == 1
+    assert "not found" in run.output and "Traceback" not in run.output

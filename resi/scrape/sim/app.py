@@ -184,7 +184,9 @@ async def _search(request: web.Request) -> web.Response:
     reachable = min(len(matching), config.result_cap)
     total_pages = max(1, math.ceil(reachable / config.page_size))
     start = (page - 1) * config.page_size
-    items = matching[start : min(start + config.page_size, reachable)] if page <= total_pages else []
+    items = (
+        matching[start : min(start + config.page_size, reachable)] if page <= total_pages else []
+    )
     html = pages.search_page(
         zipcode,
         items,

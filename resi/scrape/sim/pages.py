@@ -151,4 +151,6 @@ def detail_page(item: SimListing) -> str:
     }
     cache = {f'ForSaleShopperPlatformFullRenderQuery{{"zpid":{item.zpid}}}': {"property": prop}}
     data = {"props": {"pageProps": {"componentProps": {"gdpClientCache": json.dumps(cache)}}}}
-    return _render(f"{item.street}, {item.city}, {item.state} {item.zipcode} | MLS #{item.mls_id}", data)
+    return _render(
+        f"{item.street}, {item.city}, {item.state} {item.zipcode} | MLS #{item.mls_id}", data
+    )
