@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from resi.devnet.orchestrator import Progress
     from resi.devnet.report import DevnetResult, EpochSummary
 
-U16_MAX = 65_535
-
 
 @handle_errors
 def command(
@@ -135,6 +133,13 @@ def render(result: DevnetResult) -> None:
         )
 
 
+def _share(u16: int | None, total: int) -> str:
+    """A stored u16 weight as its share of the validator's weights (and the raw value)."""
+    if u16 is None:
+        return "-"
+    return f"{u16 / total if total else 0.0:.4f} ({u16})"
+
+
 def _render_epoch(e: EpochSummary) -> None:
     console.rule(f"epoch {e.epoch_id}")
     zips = Table(title="zipcode winners (rank 1, 2, 3)", title_justify="left")
@@ -151,10 +156,10 @@ def _render_epoch(e: EpochSummary) -> None:
         )
     console.print(zips)
     miners = Table(title="miners", title_justify="left")
-    for col in ("uid", "miner", "commits", "score", "chain weight", "reasons"):
+    for col in ("uid", "miner", "commits", "score", "weight on chain (u16)", "reasons"):
         miners.add_column(col, justify="right" if col in ("uid", "commits", "score") else "left")
     for m in e.miners:
-        weight = "-" if m.chain_u16 is None else f"{m.chain_u16 / U16_MAX:.4f} ({m.chain_u16})"
+        weight = _share(m.chain_u16, e.chain_total_u16)
         reasons = ", ".join(m.reasons) + ("; " + "; ".join(m.notes) if m.notes else "")
         style = "red" if m.liar else ("green" if m.score > 0 else "")
         miners.add_row(
@@ -167,7 +172,9 @@ def _render_epoch(e: EpochSummary) -> None:
             style=style,
         )
     if e.burn_score:
-        miners.add_row("0", "burn", "-", f"{e.burn_score:.4f}", "", "")
+        miners.add_row(
+            "0", "burn", "-", f"{e.burn_score:.4f}", _share(e.burn_u16, e.chain_total_u16), ""
+        )
     console.print(miners)
     vals = Table(title="validators", title_justify="left")
     for col in ("validator", "consensus hash", "posted to API", "weights on chain"):

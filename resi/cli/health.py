@@ -114,8 +114,8 @@ async def _open_store_without_migrating(url: str) -> Any:
     from resi.epoch.store.sql import SqlStore
 
     if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///") :]).expanduser()
-        if not await anyio.Path(path).is_file():
+        path = await anyio.Path(url[len("sqlite:///") :]).expanduser()
+        if not await path.is_file():
             raise StoreError(f"no SQLite database at {path}")
         return SqlStore(await SqliteDriver.open(str(path)))
     if url.startswith(("postgresql://", "postgres://")):
@@ -181,8 +181,8 @@ async def probe_chain(settings: HealthSettings) -> Probe:
     from resi.chain import check_chain, open_chain
 
     if settings.network == "devnet":
-        path = Path(settings.devnet_chain_path).expanduser()
-        if not await anyio.Path(path).is_file():
+        path = await anyio.Path(settings.devnet_chain_path).expanduser()
+        if not await path.is_file():
             return False, f"no devnet chain file at {path} (start `resi devnet` first)", []
     try:
         chain = open_chain(settings)

@@ -63,6 +63,8 @@ class EpochSummary:
     majority_hash: str | None
     agreement: float
     burn_score: float
+    burn_u16: int | None = None  # what the chain stored for the burn uid
+    chain_total_u16: int = 0  # sum of the stored u16 values (to show shares)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,8 @@ def summarise_epoch(
         majority_hash=majority_hash,
         agreement=agreement,
         burn_score=scores.get(BURN_KEY, 0.0),
+        burn_u16=stored.get(identities.burn.uid, 0) if first_record else None,
+        chain_total_u16=sum(stored.values()),
     )
 
 

@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import csv
 import functools
+import gzip
 import hashlib
 import io
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 from statistics import NormalDist
 
 from resi.epoch.models import MarketTier, ZipcodeInfo
 from resi.errors import CatalogImportError
+
+log = logging.getLogger(__name__)
 
 ESTIMATE_VERSION = "resi-catalog-estimate-v1"
 NO_LISTING_TYPES = frozenset({"PO BOX", "UNIQUE", "MILITARY"})
@@ -113,9 +118,13 @@ def estimate_listings(
     return min(6_000, round(90 * density * math.exp(1.0 * nd.inv_cdf(u1)))), tier
 
 
-@functools.lru_cache(maxsize=1)
-def _builtin() -> tuple[ZipcodeInfo, ...]:
-    import zipcodes  # heavy (~1 s): only when the built-in catalog is asked for
+def derive_builtin_catalog() -> list[ZipcodeInfo]:
+    """Derive the built-in catalog from the ``zipcodes`` package (slow: 2–6 s).
+
+    Every active zipcode with the estimated listing column, sorted by zipcode. This is the
+    source of truth of ``BUILTIN_DATA``; ``builtin_catalog`` reads that file instead.
+    """
+    import zipcodes  # heavy: only when deriving
 
     raw = [z for z in zipcodes.list_all() if z.get("active")]
     density = Counter(
@@ -142,15 +151,82 @@ def _builtin() -> tuple[ZipcodeInfo, ...]:
             )
         )
     rows.sort(key=lambda r: r.zipcode)
-    return tuple(rows)
+    return rows
+
+
+# The derived catalog shipped as package data (regenerate with `python -m resi.epoch.catalog`);
+# tests/epoch/test_catalog_data.py fails if it drifts from ``derive_builtin_catalog()``.
+BUILTIN_DATA = "data/builtin_catalog.csv.gz"
+_DATA_COLUMNS = (
+    "zipcode",
+    "state",
+    "city",
+    "county",
+    "lat",
+    "lon",
+    "zip_type",
+    "expected_listings",
+    "market_tier",
+    "region",
+)
+
+
+def encode_catalog_data(rows: Sequence[ZipcodeInfo]) -> bytes:
+    """``rows`` as gzipped CSV (floats as ``repr`` so they round-trip exactly; no timestamp)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(_DATA_COLUMNS)
+    for z in rows:
+        writer.writerow(
+            [z.zipcode, z.state, z.city, z.county, repr(float(z.lat)), repr(float(z.lon)),
+             z.zip_type, int(z.expected_listings), str(z.market_tier), z.region]
+        )  # fmt: skip
+    # mtime=0 keeps the file byte-identical across regenerations.
+    return gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0)
+
+
+def decode_catalog_data(data: bytes) -> list[ZipcodeInfo]:
+    """Rows of ``encode_catalog_data`` output; raises ``CatalogImportError`` if malformed."""
+    try:
+        lines = gzip.decompress(data).decode().splitlines()
+        reader = csv.reader(lines)
+        if tuple(next(reader)) != _DATA_COLUMNS:
+            raise ValueError("unexpected header")
+        tiers = {t.value: t for t in MarketTier}
+        return [
+            ZipcodeInfo(zc, st, city, county, float(lat), float(lon), zt, int(n), tiers[tier], reg)
+            for zc, st, city, county, lat, lon, zt, n, tier, reg in reader
+        ]
+    except (OSError, EOFError, ValueError, KeyError, StopIteration) as exc:
+        raise CatalogImportError(f"built-in catalog data is corrupt: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin() -> tuple[ZipcodeInfo, ...]:
+    try:
+        data = resources.files("resi.epoch").joinpath(BUILTIN_DATA).read_bytes()
+    except OSError:
+        # A source tree without the data file still works, just slowly.
+        log.warning("built-in catalog data file missing; deriving it from `zipcodes` (slow)")
+        return tuple(derive_builtin_catalog())
+    return tuple(decode_catalog_data(data))
 
 
 def builtin_catalog() -> list[ZipcodeInfo]:
     """Every active zipcode of the ``zipcodes`` package with the estimated listing column.
 
-    Built once per process (about a second) and cached; the result is a fresh list.
+    Read once per process from the shipped package data (≈0.1 s) and cached; the result is a
+    fresh list. Identical to ``derive_builtin_catalog()``.
     """
     return list(_builtin())
+
+
+def write_builtin_data(path: Path | None = None) -> Path:
+    """Regenerate the shipped data file from ``zipcodes``; returns the path written."""
+    target = path or Path(__file__).with_name("data") / Path(BUILTIN_DATA).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(encode_catalog_data(derive_builtin_catalog()))
+    return target
 
 
 # --------------------------------------------------------------------------- importers
@@ -336,3 +412,7 @@ def calibrate(
 def validated_empty(history: Mapping[str, Sequence[int]]) -> set[str]:
     """Zipcodes whose most recent validated count was 0 (honeypot material)."""
     return {z for z, counts in history.items() if counts and counts[-1] == 0}
+
+
+if __name__ == "__main__":
+    print(write_builtin_data())

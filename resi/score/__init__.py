@@ -2,6 +2,23 @@
 
 Nothing here does I/O; ``validate_epoch(record, lookups, config)`` is the one entry point and
 ``resi.validate`` is the driver that feeds it downloaded files and network lookups.
+
+Choices DESIGN §8 leaves open, decided here (details in each module's docstring):
+
+- Integrity: hash/Parquet/schema/metadata/row-count failures make a liar; a transient download
+  failure is *unverified* and a missing object (403/404) is ineligible, neither is a lie.
+- Honeypot: any row → liar (``HONEYPOT``); an empty file is fine but earns nothing.
+- Copies: same sha256 as an earlier commit by another hotkey, or the same *fingerprint* (every
+  value of every row, ``scraped_at`` included, row order ignored) → ``DUPLICATE_COPY``:
+  ineligible, not a liar. ``scraped_at`` is included so two honest scrapes do not collide.
+- Tier 3: ``T3_NOT_FOUND`` (a sampled listing is gone) → liar; ``T3_MISMATCH`` (< 80% match)
+  → no rank, still a participant; ``T3_UNVERIFIABLE`` (too few verifiable lookups) → no rank,
+  still a participant (validator-side failures never count against the miner).
+- A liar anywhere is excluded everywhere *before* ranking, so its ranks go to the next honest
+  candidate (the walk repeats until the liar set is stable) and it scores exactly 0.
+- Validated listing count of a zipcode = rows of its rank-1 file.
+- Scores are exact fractions; the consensus hash covers every committing hotkey (0 included)
+  and the burn entry ``<burn>``.
 """
 
 from __future__ import annotations

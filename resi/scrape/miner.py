@@ -184,6 +184,7 @@ class Miner:
         retry_initial: float = 1.0,
         retry_max: float = 30.0,
         scrape_attempts: int = 3,
+        commit_grace: float = 30.0,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.client = client
@@ -196,6 +197,7 @@ class Miner:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.scrape_attempts = scrape_attempts
+        self.commit_grace = commit_grace
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._on_progress = on_progress
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(120.0))
@@ -379,16 +381,7 @@ class Miner:
                     self._emit(
                         MinerEvent("zipcode_uploaded", state.epoch_id, zipcode, written.rows)
                     )
-                if progress.phase == "uploaded":
-                    assert progress.key is not None
-                    receipt = await commit_zipcode(
-                        self.client, assignment, zipcode, progress.key, written
-                    )
-                    accepted = {a.zipcode: a for a in receipt.accepted}
-                    progress.phase = "committed"
-                    if zipcode in accepted:
-                        progress.committed_at = accepted[zipcode].received_at
-                    await self.store.save(state)
+                if progress.phase == "uploaded" and await self._commit(state, zipcode, written):
                     self._emit(
                         MinerEvent("zipcode_committed", state.epoch_id, zipcode, written.rows)
                     )
@@ -402,6 +395,27 @@ class Miner:
                     return
                 self._emit(MinerEvent("api_unavailable", state.epoch_id, zipcode, detail=str(exc)))
             await anyio.sleep(backoff.next())
+
+    async def _commit(self, state: EpochProgress, zipcode: str, written: WrittenFile) -> bool:
+        """Commit and record it, shielded from cancellation (deadline, shutdown).
+
+        A commit the server has accepted must also land in our state, or a restart would
+        commit again and lose the earlier (better-ranked) receive time. The shield is bounded
+        by ``commit_grace`` seconds; returns False if that ran out (state unchanged).
+        """
+        progress = state.zipcodes[zipcode]
+        assert progress.key is not None
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.commit_grace):
+            receipt = await commit_zipcode(
+                self.client, state.assignment, zipcode, progress.key, written
+            )
+            accepted = {a.zipcode: a for a in receipt.accepted}
+            progress.phase = "committed"
+            if zipcode in accepted:
+                progress.committed_at = accepted[zipcode].received_at
+            await self.store.save(state)
+            return True
+        return False
 
     async def _grant(self, epoch_id: str, *, fresh: bool = False) -> UploadGrant:
         async with self._grant_lock:
