@@ -1,22 +1,30 @@
 """Benchmark: N concurrent signed clients hitting GET /api/v1/zipcode-assignments/current.
 
 Starts a real `resi serve-api` process (one process, devnet chain, local SeaweedFS) on SQLite and
-on PostgreSQL, registers one hotkey per client, pre-signs every request (unique nanosecond nonces,
-so signing is not measured), then fires them through aiohttp with the given concurrency and prints
-requests/s and p50/p99 latency. Run: ``/work/venv/bin/python bench/bench_api.py [--requests N]``.
+on PostgreSQL, registers one hotkey per client and pre-signs every request (unique nanosecond
+nonces) before the clock starts. The load generator runs in its own process(es) and speaks raw
+HTTP/1.1 keep-alive over asyncio streams with pre-built request bytes, so it costs a fraction of
+the server's CPU per request (printed, with the server's own CPU per request read from /proc,
+and the load average: the machine is shared, so compare CPU/request, not only req/s).
+
+Run: ``PYTHONPATH=. /work/venv/bin/python bench/bench_api.py [--requests N] [--clients 64 256]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing as mp
+import os
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import aiohttp
 import asyncpg
 from bittensor import http_auth
 from bittensor.sp_core import Keypair
@@ -27,41 +35,127 @@ from resi.s3.local import LocalS3
 from tests.api.procs import seed_small_catalog, serve_api_processes, server_env
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def presign(keys: list[Keypair], per_client: int) -> list[list[dict[str, str]]]:
-    """``per_client`` signed header sets per key, each with a distinct nonce."""
+def _presign_chunk(uris: list[str], per_client: int, base: int, host: str) -> list[list[bytes]]:
+    out = []
+    for uri in uris:
+        kp = Keypair.create_from_uri(uri)
+        client = []
+        for i in range(per_client):
+            headers = http_auth.sign(kp, method="GET", path=CURRENT, nonce_ns=base + i)
+            lines = [f"GET {CURRENT} HTTP/1.1", f"Host: {host}"]
+            lines += [f"{k}: {v}" for k, v in headers.items()]
+            client.append(("\r\n".join(lines) + "\r\n\r\n").encode())
+        out.append(client)
+    return out
+
+
+def presign(uris: list[str], per_client: int, host: str, procs: int) -> list[list[bytes]]:
+    """``per_client`` raw signed requests per key (distinct nonces), signed on ``procs`` cores."""
     base = time.time_ns()
-    return [
-        [
-            http_auth.sign(kp, method="GET", path=CURRENT, nonce_ns=base + i)
-            for i in range(per_client)
-        ]
-        for kp in keys
-    ]
+    step = max(1, len(uris) // procs)
+    chunks = [uris[i : i + step] for i in range(0, len(uris), step)]
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(procs, mp_context=ctx) as pool:
+        parts = pool.map(_presign_chunk, chunks, [per_client] * len(chunks),
+                         [base] * len(chunks), [host] * len(chunks))  # fmt: skip
+        return [client for part in parts for client in part]
 
 
-async def fire(url: str, signed: list[list[dict[str, str]]]) -> tuple[float, list[float], int]:
-    """Each client sends its requests back to back; returns (seconds, latencies, errors)."""
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response with Content-Length; returns its status code."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def _fire(host: str, port: int, clients: list[list[bytes]]) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
-    connector = aiohttp.TCPConnector(limit=len(signed))
-    async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def client(headers_list: list[dict[str, str]]) -> None:
-            nonlocal errors
-            for headers in headers_list:
+    async def client(requests: list[bytes]) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            for raw in requests:
                 started = time.perf_counter()
-                async with session.get(url + CURRENT, headers=headers) as resp:
-                    await resp.read()
-                    if resp.status != 200:
-                        errors += 1
+                writer.write(raw)
+                if await _read_response(reader) != 200:
+                    errors += 1
                 latencies.append(time.perf_counter() - started)
+        finally:
+            writer.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(client(h) for h in signed))
-        elapsed = time.perf_counter() - started
-    return elapsed, latencies, errors
+    await asyncio.gather(*(client(c) for c in clients))
+    return latencies, errors
+
+
+def load_process(url: str, clients: list[list[bytes]], start_at: float) -> dict[str, object]:
+    """Run in a child process: wait for ``start_at`` (wall clock), fire, report timings and CPU."""
+    parts = urlsplit(url)
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu0 = time.process_time()
+    t0 = time.time()
+    latencies, errors = asyncio.run(_fire(str(parts.hostname), int(parts.port or 80), clients))
+    return {"start": t0, "end": time.time(), "latencies": latencies, "errors": errors,
+            "cpu": time.process_time() - cpu0}  # fmt: skip
+
+
+def _server_pid(port: int) -> int | None:
+    needle = f"--port\0{port}\0".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return float("nan")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime + stime
+
+
+def _split(items: list[list[bytes]], n: int) -> Iterator[list[list[bytes]]]:
+    for i in range(n):
+        yield items[i::n]
+
+
+def measure(url: str, signed: list[list[bytes]], load_procs: int) -> dict[str, float]:
+    """Fire ``signed`` from ``load_procs`` processes at once; returns the figures."""
+    pid = _server_pid(int(urlsplit(url).port or 80))
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(load_procs, mp_context=ctx) as pool:
+        pool.submit(time.sleep, 0).result()  # warm the pool before the clock starts
+        start_at = time.time() + 1.0
+        server_cpu0 = _cpu_seconds(pid)
+        futures = [pool.submit(load_process, url, part, start_at)
+                   for part in _split(signed, load_procs)]  # fmt: skip
+        results = [f.result() for f in futures]
+        server_cpu = _cpu_seconds(pid) - server_cpu0
+    latencies = sorted(x for r in results for x in r["latencies"])  # type: ignore[attr-defined]
+    elapsed = max(r["end"] for r in results) - min(r["start"] for r in results)  # type: ignore[type-var,operator]
+    n = len(latencies)
+    return {
+        "requests": n,
+        "errors": sum(r["errors"] for r in results),  # type: ignore[misc]
+        "rps": n / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[min(n - 1, int(n * 0.99))] * 1000,
+        "server_us": server_cpu / n * 1e6,
+        "client_us": sum(r["cpu"] for r in results) / n * 1e6,  # type: ignore[misc]
+    }
 
 
 async def _pg(sql: str) -> None:
@@ -72,9 +166,11 @@ async def _pg(sql: str) -> None:
         await conn.close()
 
 
-def run_backend(
-    backend: str, s3: LocalS3, root: Path, concurrencies: list[int], total: int
-) -> None:
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_backend(backend: str, s3: LocalS3, root: Path, args: argparse.Namespace) -> None:
     pg_name = f"resi_bench_{uuid.uuid4().hex[:8]}"
     if backend == "sqlite":
         db_url = f"sqlite:///{root / 'bench.db'}"
@@ -82,31 +178,34 @@ def run_backend(
         asyncio.run(_pg(f'CREATE DATABASE "{pg_name}"'))
         db_url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
     try:
-        keys = [Keypair.create_from_uri(f"//bench-{i}") for i in range(max(concurrencies))]
+        uris = [f"//bench-{i}" for i in range(max(args.clients))]
         chain_path = root / f"chain-{backend}.sqlite"
         chain = DevnetChain(chain_path, netuid=46, block_time=0.5)
-        for i, kp in enumerate(keys):
-            chain.register(kp.ss58_address, f"5cold{i}", 1.0, False)
+        for i, uri in enumerate(uris):
+            chain.register(Keypair.create_from_uri(uri).ss58_address, f"5cold{i}", 1.0, False)
         seed_small_catalog(db_url)
         env = server_env(
             db_url,
             s3,
             chain_path,
             RESI_RATE_LIMIT_PER_MINUTE="100000000",
-            RESI_AUTH_MAX_AGE="60",  # pre-signed requests may wait a few seconds in the queue
+            RESI_AUTH_MAX_AGE="120",  # pre-signed requests wait while the rest are signed
         )
         with serve_api_processes(env) as (url,):
-            for n in concurrencies:
-                signed = presign(keys[:n], max(1, total // n))
-                elapsed, lat, errors = asyncio.run(fire(url, signed))
-                lat.sort()
-                p50 = statistics.median(lat) * 1000
-                p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-                print(
-                    f"{backend:8s} clients={n:4d} requests={len(lat):6d} errors={errors:4d} "
-                    f"req/s={len(lat) / elapsed:8.0f} p50={p50:6.1f}ms p99={p99:6.1f}ms",
-                    flush=True,
-                )
+            host = str(urlsplit(url).netloc)
+            for n in args.clients:
+                for rep in range(args.repeat):
+                    warm = presign(uris[:n], 2, host, args.sign_procs)
+                    measure(url, warm, 1)  # connections, prepared statements, caches
+                    signed = presign(uris[:n], max(1, args.requests // n), host, args.sign_procs)
+                    f = measure(url, signed, args.load_procs)
+                    print(
+                        f"{backend:8s} clients={n:4d} run={rep + 1} requests={f['requests']:6.0f} "
+                        f"errors={f['errors']:3.0f} req/s={f['rps']:7.0f} p50={f['p50']:6.1f}ms "
+                        f"p99={f['p99']:6.1f}ms server_cpu={f['server_us']:5.0f}us/req "
+                        f"client_cpu={f['client_us']:4.0f}us/req load=[{_load()}]",
+                        flush=True,
+                    )
     finally:
         if backend == "postgres":
             asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
@@ -117,14 +216,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000, help="requests per run")
     parser.add_argument("--clients", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration")
+    parser.add_argument("--load-procs", type=int, default=1, help="load generator processes")
+    parser.add_argument("--sign-procs", type=int, default=2, help="processes pre-signing")
     args = parser.parse_args()
+    print(f"load average before: [{_load()}] on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         s3 = LocalS3(root / "s3", bucket="resi-bench")
         s3.start()
         try:
             for backend in args.backends:
-                run_backend(backend, s3, root, args.clients, args.requests)
+                run_backend(backend, s3, root, args)
         finally:
             s3.stop()
 

@@ -2,7 +2,9 @@
 
 Order matters and follows DESIGN §4: nothing is counted or parsed for a caller that has not
 proved its identity, and the replay store is the shared database so a replayed request is
-refused on every replica.
+refused on every replica. The hot path writes the nonce and the rate hit in one batched
+transaction (``resi.epoch.store.admission``); ``authenticate``/``rate_limit`` remain as the
+one-request-at-a-time building blocks.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from resi.api.ratelimit import RateDecision, seconds_to_reset, window_start
 from resi.api.spec import Role, RouteSpec, spec_for
-from resi.api.state import ApiState, state_of
+from resi.api.state import ApiState, admissions_of, state_of
 from resi.chain.base import Neuron
+from resi.epoch.store.admission import Admission, RateHit
 from resi.errors import ApiError
 
 CALLER_KEY: web.RequestKey[Neuron] = web.RequestKey("resi_caller", Neuron)
@@ -40,22 +43,39 @@ _ACCEPT_ALL = _AcceptAll()
 
 @web.middleware
 async def gate_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Authenticate, authorise, rate-limit and parse the body of routes that need it."""
+    """Authenticate, authorise, rate-limit and parse the body of routes that need it.
+
+    The nonce insert and the rate hit are one ``admit_requests`` transaction shared with the
+    other requests in flight (``AdmissionBatcher``); the refusal order stays 401 → 403 → 429.
+    """
     spec = spec_for(request)
     if spec is None or spec.role is Role.PUBLIC:
         return await handler(request)
     state = state_of(request)
     raw = await request.read()  # aiohttp enforces client_max_size here (→ 413)
-    hotkey = await authenticate(request, raw, state)
-    neuron = authorize(hotkey, spec.role, state)
-    decision = await rate_limit(hotkey, spec, state)
+    caller = verify_signature(request, raw, state)
+    hotkey = caller.hotkey_ss58
+    member = membership_check(hotkey, spec.role, state)
+    now = state.now()
+    start = window_start(now)
+    limit = state.settings.rate_limit_per_minute
+    # Only a registered caller is counted (DESIGN §4); every verified nonce is recorded.
+    rate = RateHit(spec.name, start, limit) if isinstance(member, Neuron) else None
+    admitted = await admissions_of(state).admit(
+        Admission(hotkey, caller.nonce_ns, nonce_expiry(caller.nonce_ns, state), rate)
+    )
+    if not admitted.fresh:
+        raise _replayed(state)
+    if isinstance(member, ApiError):
+        raise _counted_refusal(member, state)
+    decision = RateDecision(admitted.allowed, limit, admitted.count, seconds_to_reset(now, start))
     headers = decision.headers()
     if not decision.allowed:
         state.metrics.auth_failures.inc("RATE_LIMITED")
         raise ApiError(
             429, "RATE_LIMITED", "too many requests for this route; retry later", headers
         )
-    request[CALLER_KEY] = neuron
+    request[CALLER_KEY] = member
     try:
         if spec.request is not None:
             request[BODY_KEY] = parse_body(spec.request, raw)
@@ -67,14 +87,14 @@ async def gate_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     return response
 
 
-async def authenticate(request: web.Request, raw: bytes, state: ApiState) -> str:
-    """Verify the btauth/1 headers and record the nonce; returns the caller's hotkey.
+def verify_signature(request: web.Request, raw: bytes, state: ApiState) -> http_auth.Caller:
+    """Verify the btauth/1 headers (not the replay store); returns the verified caller.
 
     Raises ``ApiError(401, <AuthError class name>)``.
     """
     settings = state.settings
     try:
-        caller = http_auth.verify(
+        return http_auth.verify(
             request.headers,
             raw,
             method=request.method,
@@ -89,12 +109,52 @@ async def authenticate(request: web.Request, raw: bytes, state: ApiState) -> str
         state.metrics.auth_failures.inc(reason)
         # AuthError messages never echo secrets or payloads (bittensor guarantees it).
         raise ApiError(401, reason, str(exc)) from None
-    nonce_time = datetime.fromtimestamp(caller.nonce_ns / 1e9, UTC)
-    expires = nonce_time + timedelta(seconds=settings.auth_max_age) + _NONCE_RETENTION_MARGIN
+
+
+def nonce_expiry(nonce_ns: int, state: ApiState) -> datetime:
+    """When a nonce row may be purged: after the freshness window plus a drift margin."""
+    nonce_time = datetime.fromtimestamp(nonce_ns / 1e9, UTC)
+    return nonce_time + timedelta(seconds=state.settings.auth_max_age) + _NONCE_RETENTION_MARGIN
+
+
+def _replayed(state: ApiState) -> ApiError:
+    state.metrics.auth_failures.inc("ReplayedRequest")
+    return ApiError(401, "ReplayedRequest", "this nonce was already accepted from this hotkey")
+
+
+async def authenticate(request: web.Request, raw: bytes, state: ApiState) -> str:
+    """Verify the btauth/1 headers and record the nonce; returns the caller's hotkey.
+
+    Raises ``ApiError(401, <AuthError class name>)``.
+    """
+    caller = verify_signature(request, raw, state)
+    expires = nonce_expiry(caller.nonce_ns, state)
     if not await state.store.check_and_store_nonce(caller.hotkey_ss58, caller.nonce_ns, expires):
-        state.metrics.auth_failures.inc("ReplayedRequest")
-        raise ApiError(401, "ReplayedRequest", "this nonce was already accepted from this hotkey")
+        raise _replayed(state)
     return caller.hotkey_ss58
+
+
+def membership_check(hotkey: str, role: Role, state: ApiState) -> Neuron | ApiError:
+    """The caller's neuron, or the ``ApiError`` that ``authorize`` would raise (no metrics)."""
+    membership = state.membership
+    if membership is None:
+        return ApiError(503, "CHAIN_UNAVAILABLE", "metagraph not loaded yet; retry shortly")
+    neuron = membership.by_hotkey.get(hotkey)
+    if neuron is None:
+        return ApiError(403, "NOT_REGISTERED", "hotkey is not registered on this subnet")
+    if role is Role.VALIDATOR and not (
+        neuron.validator_permit and neuron.stake >= state.settings.min_validator_stake
+    ):
+        return ApiError(
+            403, "NOT_VALIDATOR", "route needs a validator permit and the minimum stake"
+        )
+    return neuron
+
+
+def _counted_refusal(error: ApiError, state: ApiState) -> ApiError:
+    if error.status == 403:
+        state.metrics.auth_failures.inc(error.code)
+    return error
 
 
 def authorize(hotkey: str, role: Role, state: ApiState) -> Neuron:
@@ -102,19 +162,10 @@ def authorize(hotkey: str, role: Role, state: ApiState) -> Neuron:
 
     Raises ``ApiError`` 503 (no snapshot yet), 403 ``NOT_REGISTERED`` or 403 ``NOT_VALIDATOR``.
     """
-    membership = state.membership
-    if membership is None:
-        raise ApiError(503, "CHAIN_UNAVAILABLE", "metagraph not loaded yet; retry shortly")
-    neuron = membership.by_hotkey.get(hotkey)
-    if neuron is None:
-        state.metrics.auth_failures.inc("NOT_REGISTERED")
-        raise ApiError(403, "NOT_REGISTERED", "hotkey is not registered on this subnet")
-    if role is Role.VALIDATOR and not (
-        neuron.validator_permit and neuron.stake >= state.settings.min_validator_stake
-    ):
-        state.metrics.auth_failures.inc("NOT_VALIDATOR")
-        raise ApiError(403, "NOT_VALIDATOR", "route needs a validator permit and the minimum stake")
-    return neuron
+    member = membership_check(hotkey, role, state)
+    if isinstance(member, ApiError):
+        raise _counted_refusal(member, state)
+    return member
 
 
 async def rate_limit(hotkey: str, spec: RouteSpec, state: ApiState) -> RateDecision:

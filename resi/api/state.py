@@ -18,6 +18,7 @@ from resi.api.metrics import ApiMetrics
 from resi.chain.base import Chain, MetagraphSnapshot, Neuron
 from resi.config import ApiServerSettings
 from resi.epoch.models import Assignment, Epoch, EpochState
+from resi.epoch.store.admission import AdmissionBatcher
 from resi.epoch.store.base import Store
 
 NowFn = Callable[[], datetime]
@@ -67,6 +68,7 @@ class ApiState:
     assignments: dict[str, list[Assignment]] = field(default_factory=dict)
     stats_cache: tuple[float, bytes] | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
+    admission: AdmissionBatcher | None = None
 
 
 STATE_KEY: web.AppKey[ApiState] = web.AppKey("resi_api_state", ApiState)
@@ -75,6 +77,13 @@ STATE_KEY: web.AppKey[ApiState] = web.AppKey("resi_api_state", ApiState)
 def state_of(request: web.Request) -> ApiState:
     """The ApiState of the app serving ``request``."""
     return request.app[STATE_KEY]
+
+
+def admissions_of(state: ApiState) -> AdmissionBatcher:
+    """The process's request-admission batcher over ``state.store`` (created on first use)."""
+    if state.admission is None:
+        state.admission = AdmissionBatcher(state.store.admit_requests)
+    return state.admission
 
 
 def effective_state(epoch: Epoch, now: datetime) -> EpochState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from rich.text import Text
 
 from resi.cli.common import console, err_console, handle_errors, run_async
 from resi.devnet.plan import BEHAVIOURS, SCENARIOS, DevnetPlan, behaviours_for
-from resi.errors import DevnetError
+from resi.errors import ConfigError, DevnetError
 
 if TYPE_CHECKING:
     # The orchestrator pulls in aiohttp, the sim market and the catalog: import it only when
@@ -47,19 +48,24 @@ def command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run API, chain, S3, market, miners and validators on 127.0.0.1 and show who earned what."""
-    data_dir = (
-        keep.expanduser().resolve() if keep else Path(tempfile.mkdtemp(prefix="resi-devnet-"))
-    )
+    keep_dir = keep.expanduser().resolve() if keep is not None else None
+    if keep_dir is not None and keep_dir.exists() and any(keep_dir.iterdir()):
+        # A previous run's chain, database and workdirs would mix with this run's.
+        raise ConfigError(f"--keep {keep} is not empty; pass a new or empty directory")
     plan = DevnetPlan(
         behaviours=behaviours_for(scenario, miners),
         validators=validators,
         epochs=epochs,
         epoch_seconds=epoch_seconds,
-        data_dir=data_dir,
-        keep=keep is not None,
+        data_dir=keep_dir or Path(),
+        keep=keep_dir is not None,
         seed=seed,
     )
     plan.validate()
+    if keep_dir is None:
+        # Created only once the options are known to be good, so bad flags leave nothing behind.
+        plan = replace(plan, data_dir=Path(tempfile.mkdtemp(prefix="resi-devnet-")))
+    data_dir = plan.data_dir
     if not as_json:
         console.print(
             f"[bold]resi devnet[/]: {len(plan.behaviours)} miners "
@@ -126,6 +132,8 @@ def render(result: DevnetResult) -> None:
             f"`resi replay-epoch ID --from-report <report>` (reports under "
             f"{result.data_dir}/work/validator*/)"
         )
+    for problem in result.problems:
+        console.print(f"[yellow]problem:[/] {problem}")
     if not result.complete:
         console.print(
             "[yellow]the run did not complete cleanly[/]; "

@@ -168,14 +168,14 @@ async def collect_result(
                     written,
                 )
             )
-    complete = all(
-        len(e.validators) and all(v.weights_match for v in e.validators) for e in epochs[-1:]
-    )
+    last = epochs[-1] if epochs else None
+    complete = not problems and last is not None and all(v.weights_match for v in last.validators)
     return DevnetResult(
         data_dir=str(plan.data_dir),
-        kept=plan.keep,
+        # Kept when asked, and when the run did not complete (its logs explain why).
+        kept=plan.keep or not complete,
         epochs=tuple(epochs),
-        complete=bool(complete),
+        complete=complete,
         problems=problems,
         logs_dir=str(supervisor.log_dir),
     )

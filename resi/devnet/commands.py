@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from resi.devnet.identities import Identities, Identity, chain_path, wallet_path
 from resi.devnet.plan import HONEST, DevnetPlan
@@ -165,7 +166,7 @@ def scenario_miners(plan: DevnetPlan, ids: Identities, ep: Endpoints) -> ChildSp
     return ChildSpec("scenario-miners", tuple(argv), env)
 
 
-def scenario_spec(plan: DevnetPlan, ids: Identities, ep: Endpoints) -> dict[str, object]:
+def scenario_spec(plan: DevnetPlan, ids: Identities, ep: Endpoints) -> dict[str, Any]:
     """The JSON document the scenario process reads: who runs which behaviour, and where."""
     from resi.devnet.plan import sybil_victims
 

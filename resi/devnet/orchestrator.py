@@ -80,7 +80,7 @@ async def run_devnet(plan: DevnetPlan, observe: Observer) -> DevnetResult:
                 await supervisor.stop_all()
                 await services.aclose()
                 await anyio.to_thread.run_sync(s3.stop)
-    if finished and not plan.keep:
+    if finished and not result.kept:
         shutil.rmtree(plan.data_dir, ignore_errors=True)
     return result
 
@@ -98,13 +98,14 @@ async def _run(
         observe(progress)
 
     phase("starting local S3, creating wallets, loading the zipcode catalog")
-    catalog: list[ZipcodeInfo] = []
+    catalog: list[list[ZipcodeInfo]] = []
     identities: list[Identities] = []
+    started: list[LocalS3] = []
     async with anyio.create_task_group() as tg:
         # Independent and each a second or more: overlap them.
-        tg.start_soon(anyio.to_thread.run_sync, s3.start)
+        tg.start_soon(_append, started, s3.start)
         tg.start_soon(_append, identities, lambda: create_identities(plan))
-        tg.start_soon(_append, catalog, lambda: builtin_catalog())
+        tg.start_soon(_append, catalog, builtin_catalog)
     ids = identities[0]
     ep = commands.Endpoints(
         api_port=free_port(),
@@ -128,9 +129,9 @@ async def _run(
     await wait_http_ok(f"{ep.api_url}/health", within=120, child=api)
     phase("starting validators and miners")
     await _start_participants(plan, ids, ep, supervisor)
-    mined = await _watch(plan, ids, ep, supervisor, progress, observe)
+    mined, problems = await _watch(plan, ids, ep, supervisor, progress, observe)
     phase("collecting results")
-    return await collect_result(plan, ids, ep, mined, supervisor)
+    return await collect_result(plan, ids, ep, mined, supervisor, problems)
 
 
 async def _append(out: list[Any], fn: Callable[[], Any]) -> None:
@@ -181,10 +182,11 @@ async def _watch(
     supervisor: Supervisor,
     progress: Progress,
     observe: Observer,
-) -> list[str]:
-    """Follow the run until the last mined epoch is validated and weighted; the mined ids.
+) -> tuple[list[str], tuple[str, ...]]:
+    """Follow the run until the last mined epoch is validated and weighted.
 
-    Raises ``DevnetError`` when a child dies or validation does not finish in time.
+    Returns the mined epoch ids and the problems seen (empty, or why it stopped waiting: the
+    tables are still worth printing then). Raises ``DevnetError`` when a child dies.
     """
     clock = EpochClock(plan.epoch_seconds)
     mined = choose_mined_epochs(clock, datetime.now(UTC), plan.epochs)
@@ -213,13 +215,14 @@ async def _watch(
             observe(progress)
             if now >= last_end and progress.validated == len(mined):
                 if await anyio.to_thread.run_sync(weights_settled, plan, ids, mined[-1]):
-                    return mined
+                    return mined, ()
             if now.timestamp() > give_up:
-                raise DevnetError(
-                    f"validators did not finish epoch {mined[-1]} in time; "
-                    f"see the logs in {supervisor.log_dir}",
-                    str(supervisor.log_dir),
+                what = "set its weights" if progress.validated == len(mined) else "validate"
+                problem = (
+                    f"a validator did not {what} epoch {mined[-1]} within "
+                    f"{plan.epoch_seconds + 60} s after it ended; see {supervisor.log_dir}"
                 )
+                return mined, (problem,)
             await anyio.sleep(1.0)
 
 

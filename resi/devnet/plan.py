@@ -60,7 +60,7 @@ def behaviours_for(scenario: str, miners: int | None) -> tuple[str, ...]:
     elif parts and all(p in BEHAVIOURS for p in parts):
         base = parts  # an explicit list: "honest,padder,late"
     else:
-        known = ", ".join([*SCENARIOS, *BEHAVIOURS])
+        known = ", ".join(dict.fromkeys([*SCENARIOS, *BEHAVIOURS]))
         raise ConfigError(f"unknown scenario {scenario!r}; choose one of: {known}")
     count = len(base) if miners is None else miners
     if count < 1:

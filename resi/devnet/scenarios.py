@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,7 +171,7 @@ async def submit(ctx: Ctx, a: CurrentAssignment, zipcode: str, listings: Sequenc
 
 
 async def for_each_zipcode(
-    a: CurrentAssignment, work: Callable[[ZipcodeTask], Awaitable[None]]
+    a: CurrentAssignment, work: Callable[[ZipcodeTask], Coroutine[Any, Any, None]]
 ) -> None:
     async with anyio.create_task_group() as tg:
         for task in a.zipcodes:

@@ -381,10 +381,9 @@ class Miner:
                     self._emit(
                         MinerEvent("zipcode_uploaded", state.epoch_id, zipcode, written.rows)
                     )
-                if progress.phase == "uploaded" and await self._commit(state, zipcode, written):
-                    self._emit(
-                        MinerEvent("zipcode_committed", state.epoch_id, zipcode, written.rows)
-                    )
+                if progress.phase == "uploaded" and not await self._commit(state, zipcode, written):
+                    raise ApiUnavailable(0, "COMMIT_TIMEOUT", "commit did not finish in time")
+                self._emit(MinerEvent("zipcode_committed", state.epoch_id, zipcode, written.rows))
                 return
             except (ApiError, StorageError) as exc:
                 if not _transient(exc):

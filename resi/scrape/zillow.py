@@ -22,6 +22,7 @@ import anyio
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
@@ -224,8 +225,11 @@ class ZillowSource:
         )
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.max_attempts),
-            wait=wait_random_exponential(
-                multiplier=self.config.backoff_initial, max=self.config.backoff_max
+            wait=_RetryAfterOrJitter(
+                wait_random_exponential(
+                    multiplier=self.config.backoff_initial, max=self.config.backoff_max
+                ),
+                self.config.backoff_max,
             ),
             retry=retry_if_exception_type(_Retryable),
             reraise=True,
@@ -251,7 +255,10 @@ class ZillowSource:
             return None
         if response.status_code in RETRY_STATUSES:
             reason = "block page" if is_block_page(response.text) else "status"
-            raise _Retryable(f"{reason} {response.status_code}")
+            raise _Retryable(
+                f"{reason} {response.status_code}",
+                _retry_after(response.headers.get("Retry-After")),
+            )
         if response.status_code >= 400:
             raise SourceUnavailable(f"{url}: unexpected status {response.status_code}")
         if is_block_page(response.text):
@@ -261,6 +268,32 @@ class ZillowSource:
 
 class _Retryable(Exception):
     """Internal: a failure worth retrying; becomes SourceUnavailable when retries run out."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a numeric ``Retry-After`` header (HTTP dates are ignored: jitter instead)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+class _RetryAfterOrJitter:
+    """Tenacity wait: the server's Retry-After when given (capped), else jittered backoff."""
+
+    def __init__(self, fallback: wait_random_exponential, cap: float) -> None:
+        self.fallback, self.cap = fallback, cap
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        jitter = self.fallback(state)
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return max(jitter, min(exc.retry_after, self.cap))
+        return jitter
 
 
 def _split_band(lo: int | None, hi: int | None) -> list[tuple[int | None, int | None]]:

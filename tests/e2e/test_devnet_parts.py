@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -222,7 +223,7 @@ def test_summary_joins_report_chain_weights_and_consensus() -> None:
     ids = _identities()
     honest, liar = ids.miners
     v = ids.validators[0]
-    report = {
+    report: dict[str, Any] = {
         "epoch_id": "2026-01-01T00-00-00",
         "consensus_hash": "ab" * 32,
         "scores": {honest.hotkey: 0.9, BURN_KEY: 0.1, liar.hotkey: 0.0},
@@ -288,3 +289,81 @@ def test_weights_set_before_the_report_was_written_do_not_count() -> None:
         written_at={v.hotkey: 150.0},
     )  # fmt: skip
     assert summary.validators[0].weights_block == 9
+
+
+def test_tables_show_winners_weights_and_agreement() -> None:
+    from resi.cli.common import console
+    from resi.cli.devnet import render
+    from resi.devnet.report import DevnetResult
+
+    ids = _identities()
+    v = ids.validators[0]
+    honest = ids.miners[0]
+    report = {
+        "epoch_id": "2026-01-01T00-00-00",
+        "consensus_hash": "cd" * 32,
+        "scores": {honest.hotkey: "1.000000000"},
+        "winners": {"10001": [honest.hotkey]},
+        "decisions": [
+            {"zipcode": "10001", "hotkey": honest.hotkey, "position": 0, "reasons": ["RANKED"],
+             "liar": False, "rank": 1},
+        ],
+    }  # fmt: skip
+    record = WeightsRecord(46, 12, v.hotkey, 2, (3,), (65_535,), 0.0)
+    epoch = summarise_epoch(
+        "2026-01-01T00-00-00", {v.hotkey: report}, ids, {v.hotkey: [record]},
+        {v.hotkey: "cd" * 32}, "cd" * 32, 1.0,
+    )  # fmt: skip
+    result = DevnetResult("/tmp/x", kept=True, epochs=(epoch,), complete=True)
+    with console.capture() as captured:
+        render(result)
+    out = captured.get()
+    assert "epoch 2026-01-01T00-00-00" in out
+    assert "1.0000 (65535)" in out and "match at block 12" in out
+    assert "agreement 100%" in out and "replay-epoch" in out
+
+
+# --------------------------------------------------------------------------- child commands
+
+
+def _endpoints() -> Any:
+    from resi.devnet.commands import Endpoints
+
+    return Endpoints(8000, 8100, "http://127.0.0.1:9000", "resi-data", "us-east-1", "ak", "sk")
+
+
+def test_every_child_shares_the_chain_file_and_fast_blocks(tmp_path: Path) -> None:
+    from resi.devnet import commands
+
+    plan = DevnetPlan(("honest", "sybil", "late"), 2, 1, 30, tmp_path, keep=True)
+    ids = _identities()
+    ids = Identities(ids.burn, ids.api, (ids.validators[0],) * 2, (*ids.miners, ids.miners[1]))
+    ep = _endpoints()
+    specs = [
+        commands.api_server(plan, ids, ep),
+        commands.validator(plan, ids, ids.validators[0], ep),
+        commands.honest_miner(plan, ids, ids.miners[0], ep),
+    ]
+    for spec in specs:
+        assert spec.env["RESI_DEVNET_CHAIN_PATH"] == str(tmp_path / "chain.sqlite")
+        assert spec.env["RESI_BLOCK_TIME"] == str(plan.block_time)
+        assert spec.env["RESI_NETWORK"] == "devnet"
+    api, validator, miner = specs
+    assert api.env["RESI_EPOCH_SECONDS"] == "30" and api.env["RESI_DB_URL"].startswith("sqlite:///")
+    assert validator.env["RESI_WEIGHTS_INTERVAL"] == str(plan.weights_interval_blocks)
+    assert "validate" in validator.argv and "mine" in miner.argv
+    assert miner.env["RESI_API_HOTKEY"] == ids.api.hotkey  # signed for the API (receiver)
+
+
+def test_scenario_spec_points_the_sybil_at_the_honest_miners_workdir(tmp_path: Path) -> None:
+    from resi.devnet import commands
+
+    plan = DevnetPlan(("honest", "sybil"), 1, 1, 30, tmp_path, keep=True)
+    base = _identities()
+    sybil = _identity("miner", "miner1-sybil", "sybil", 4)
+    ids = Identities(base.burn, base.api, base.validators, (base.miners[0], sybil))
+    spec = commands.scenario_spec(plan, ids, _endpoints())
+    (entry,) = spec["miners"]
+    assert entry["behaviour"] == "sybil"
+    assert entry["victim_workdir"] == str(tmp_path / "work" / "honest")
+    assert entry["victim_hotkey"] == base.miners[0].hotkey

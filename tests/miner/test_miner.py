@@ -20,7 +20,7 @@ from resi.scrape.miner import EpochOutcome, Miner, MinerEvent
 from resi.scrape.source import ListingSource
 from resi.scrape.zillow import ZillowConfig, ZillowSource
 from tests.fixtures.api import ApiServer
-from tests.fixtures.market import RunningMarket
+from tests.fixtures.market import RunningMarket, start_sim_market
 
 pytestmark = pytest.mark.anyio
 
@@ -141,8 +141,14 @@ async def test_miner_completes_an_epoch_and_every_file_verifies(
 
 
 async def test_restart_mid_epoch_resumes_without_duplicate_commits(
-    api: ApiServer, sim_market: RunningMarket, tmp_path: Path
+    api: ApiServer, tmp_path: Path
 ) -> None:
+    # A slowish site, so the empty zipcode is committed while the others are still scraping.
+    async with start_sim_market(latency=0.05, page_size=20) as market:
+        await _restart_scenario(api, market, tmp_path)
+
+
+async def _restart_scenario(api: ApiServer, sim_market: RunningMarket, tmp_path: Path) -> None:
     workdir = tmp_path / "w"
     transport = RecordingTransport()
     stop = anyio.Event()
@@ -220,11 +226,7 @@ async def test_api_outage_during_epoch_still_ends_with_commits(
     assert len(rows) == 4
 
 
-async def test_deadline_is_honoured(
-    api: ApiServer, tmp_path: Path, sim_market: RunningMarket
-) -> None:
-    from tests.fixtures.market import start_sim_market
-
+async def test_deadline_is_honoured(api: ApiServer, tmp_path: Path) -> None:
     transport = RecordingTransport()
     deadline = api.epochs.active.deadline
     started = datetime.now(UTC)
@@ -243,3 +245,31 @@ async def test_deadline_is_honoured(
     committed = await api.store.list_commits(api.epochs.active.epoch_id)
     assert len(committed) == outcome.committed
     assert "COMPLETED" not in transport.statuses
+
+
+async def test_run_forever_does_not_redo_a_finished_epoch(
+    api: ApiServer, sim_market: RunningMarket, tmp_path: Path
+) -> None:
+    transport = RecordingTransport()
+    waits = 0
+    done = anyio.Event()
+
+    def on_event(event: MinerEvent) -> None:
+        nonlocal waits
+        if event.kind == "waiting":
+            waits += 1
+            if waits >= 3:
+                done.set()
+
+    miner, client = make_miner(
+        api, sim_market, tmp_path / "w", transport, on_progress=on_event, poll_seconds=0.05
+    )
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(miner.run_forever)
+            await done.wait()
+            tg.cancel_scope.cancel()
+    finally:
+        await close(miner, client)
+    assert sorted(transport.commits.values()) == [1, 1, 1, 1]
+    assert transport.statuses.count("COMPLETED") == 1

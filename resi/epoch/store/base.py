@@ -20,6 +20,7 @@ from resi.epoch.models import (
     ValidatorResultRow,
     ZipcodeInfo,
 )
+from resi.epoch.store.admission import Admission, AdmissionResult
 from resi.errors import StoreError
 
 __all__ = ["Store", "open_store"]
@@ -130,6 +131,16 @@ class Store(Protocol):
 
         Returns ``(allowed, count)`` where ``count`` includes this request and ``allowed`` is
         ``count <= limit``.
+        """
+
+    async def admit_requests(self, items: Sequence[Admission]) -> list[AdmissionResult]:
+        """Record the nonces of many requests and count their rate hits in ONE transaction.
+
+        Per item, in input order: a nonce already stored (or repeated earlier in ``items``) is a
+        replay → ``AdmissionResult(fresh=False)`` and nothing is counted; otherwise the nonce is
+        stored and, when ``item.rate`` is given, the request is counted exactly as
+        ``hit_rate_limit`` would (``count`` includes it, ``allowed = count <= limit``).
+        Equivalent to ``check_and_store_nonce`` then ``hit_rate_limit`` per item, atomically.
         """
 
     # ------------------------------------------------------------------ validated history

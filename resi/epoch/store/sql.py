@@ -19,6 +19,16 @@ from resi.epoch.models import (
     ValidatorResultRow,
     ZipcodeInfo,
 )
+from resi.epoch.store.admission import (
+    Admission,
+    AdmissionPlan,
+    AdmissionResult,
+    BucketKey,
+    NonceKey,
+    bucket_hits,
+    hand_out,
+    plan_admissions,
+)
 from resi.epoch.store.drivers import Driver, PostgresDriver, Row, SqliteDriver
 from resi.epoch.store.migrations import LATEST, MIGRATIONS
 from resi.errors import SchemaVersionError, StoreError
@@ -26,6 +36,8 @@ from resi.errors import SchemaVersionError, StoreError
 _STATE_ORDER = [EpochState.PENDING, EpochState.ACTIVE, EpochState.COMPLETED, EpochState.ARCHIVED]
 _MIGRATION_LOCK_KEY = 0x7265_7369  # "resi": advisory lock serialising migrations on Postgres
 _RATE_WINDOW_KEEP = timedelta(hours=1)
+# 4 parameters a row keeps a statement far below SQLite's variable limit (32766 since 3.32).
+_SQLITE_ROWS_PER_STATEMENT = 500
 
 _EPOCH_COLUMNS = (
     "epoch_id, start_at, end_at, deadline_at, state, nonce, target, tolerance, achieved_sum"
@@ -40,6 +52,10 @@ _CATALOG_COLUMNS = (
 _COMMIT_COLUMNS = (
     "epoch_id, hotkey, zipcode, object_key, sha256, row_count, size_bytes, received_at"
 )
+
+
+def _chunks(seq: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [seq[i : i + size] for i in range(0, len(seq), size)]
 
 
 async def open_sql_store(url: str) -> SqlStore:
@@ -448,6 +464,76 @@ class SqlStore:
             )
         count = int(rows[0]["hits"])
         return count <= limit, count
+
+    async def admit_requests(self, items: Sequence[Admission]) -> list[AdmissionResult]:
+        if not items:
+            return []
+        plan = plan_admissions(items)
+        async with self._driver.transaction() as c:
+            fresh = await self._insert_nonces(c, plan)
+            hits = bucket_hits(plan, fresh)
+            totals = await self._count_hits(c, hits) if hits else {}
+        return hand_out(plan, fresh, totals)
+
+    async def _insert_nonces(self, c: Any, plan: AdmissionPlan) -> set[NonceKey]:
+        """Insert the batch's candidate nonces; returns those that were new."""
+        expires = {}
+        for item in plan.items:
+            expires.setdefault((item.hotkey, int(item.nonce_ns)), item.expires_at)
+        rows: list[Row] = []
+        if self.backend == "postgresql":
+            # Fixed SQL over arrays: one prepared statement whatever the batch size.
+            rows = await c.fetch(
+                "INSERT INTO auth_nonces (hotkey, nonce_ns, expires_at) "
+                "SELECT * FROM unnest(?::text[], ?::bigint[], ?::timestamptz[]) "
+                "ON CONFLICT (hotkey, nonce_ns) DO NOTHING RETURNING hotkey, nonce_ns",
+                [k[0] for k in plan.candidates],
+                [k[1] for k in plan.candidates],
+                [self._d.ts_in(expires[k]) for k in plan.candidates],
+            )
+        else:
+            for chunk in _chunks(plan.candidates, _SQLITE_ROWS_PER_STATEMENT):
+                args = [v for k in chunk for v in (k[0], k[1], self._d.ts_in(expires[k]))]
+                rows += await c.fetch(
+                    "INSERT INTO auth_nonces (hotkey, nonce_ns, expires_at) VALUES "  # noqa: S608 (only placeholders are joined)
+                    + ", ".join(["(?, ?, ?)"] * len(chunk))
+                    + " ON CONFLICT (hotkey, nonce_ns) DO NOTHING RETURNING hotkey, nonce_ns",
+                    *args,
+                )
+        return {(r["hotkey"], int(r["nonce_ns"])) for r in rows}
+
+    async def _count_hits(self, c: Any, hits: dict[BucketKey, int]) -> dict[BucketKey, int]:
+        """Add ``hits`` to their buckets atomically; returns each bucket's new total."""
+        buckets = sorted(hits)  # one lock order across replicas: no deadlocks
+        rows: list[Row] = []
+        if self.backend == "postgresql":
+            rows = await c.fetch(
+                "INSERT INTO rate_limits (hotkey, route, window_start, hits) "
+                "SELECT * FROM unnest(?::text[], ?::text[], ?::timestamptz[], ?::bigint[]) "
+                "ON CONFLICT (hotkey, route, window_start) "
+                "DO UPDATE SET hits = rate_limits.hits + excluded.hits "
+                "RETURNING hotkey, route, window_start, hits",
+                [b[0] for b in buckets],
+                [b[1] for b in buckets],
+                [self._d.ts_in(b[2]) for b in buckets],
+                [hits[b] for b in buckets],
+            )
+        else:
+            for chunk in _chunks(buckets, _SQLITE_ROWS_PER_STATEMENT):
+                args = [v for b in chunk for v in (b[0], b[1], self._d.ts_in(b[2]), hits[b])]
+                rows += await c.fetch(
+                    "INSERT INTO rate_limits (hotkey, route, window_start, hits) VALUES "  # noqa: S608 (only placeholders are joined)
+                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+                    + " ON CONFLICT (hotkey, route, window_start) "
+                    "DO UPDATE SET hits = rate_limits.hits + excluded.hits "
+                    "RETURNING hotkey, route, window_start, hits",
+                    *args,
+                )
+        # Equal aware datetimes hash alike, so stored windows find the callers' keys.
+        return {
+            (r["hotkey"], r["route"], self._d.ts_out(r["window_start"])): int(r["hits"])
+            for r in rows
+        }
 
     # ------------------------------------------------------------------ validated history
 
