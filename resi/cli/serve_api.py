@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import typer
 
 from resi.cli.common import ConfigOption, SetOption, handle_errors, run_async, settings_from
 from resi.config import ApiServerSettings
+from resi.logs import configure_logging_from
 
 
 @handle_errors
@@ -38,7 +38,5 @@ def command(
         "secret": secret,
     }
     settings = settings_from(ApiServerSettings, flags, config, sets)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging_from(settings)
     run_async(serve, settings)

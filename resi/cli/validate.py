@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from resi.cli.common import (
     settings_from,
 )
 from resi.config import ValidatorSettings
+from resi.logs import configure_logging_from
 from resi.validate.factory import open_validator
 from resi.validate.loop import EpochOutcome
 
@@ -56,11 +55,7 @@ def command(
         "log_json": True if json_out else None,
     }
     settings = settings_from(ValidatorSettings, flags, config, sets)
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging_from(settings)
     outcomes = run_async(_main, settings, once, json_out)
     for o in outcomes:
         if json_out:

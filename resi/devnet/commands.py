@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from resi.devnet.identities import Identities, Identity, chain_path, wallet_path
-from resi.devnet.plan import HONEST, DevnetPlan
+from resi.devnet.plan import HONEST, DevnetPlan, sybil_victims
 from resi.devnet.procs import module_argv, resi_argv
 
 SCENARIO_MODULE = "resi.devnet.scenarios"
@@ -157,19 +157,13 @@ def scenario_miners(plan: DevnetPlan, ids: Identities, ep: Endpoints) -> ChildSp
     """One process that runs every non-honest miner as its own task (saves start-up time)."""
     if all(m.behaviour == HONEST for m in ids.miners):
         return None
-    env = {
-        "RESI_DEVNET_WALLET_PATH": str(wallet_path(plan.data_dir)),
-        "RESI_API_URL": ep.api_url,
-        "RESI_SIM_URL": ep.sim_url,
-    }
+    # Everything the scenario process needs is in its spec file (scenario_spec).
     argv = module_argv(SCENARIO_MODULE, "--spec", str(scenario_spec_path(plan)))
-    return ChildSpec("scenario-miners", tuple(argv), env)
+    return ChildSpec("scenario-miners", tuple(argv), {})
 
 
 def scenario_spec(plan: DevnetPlan, ids: Identities, ep: Endpoints) -> dict[str, Any]:
     """The JSON document the scenario process reads: who runs which behaviour, and where."""
-    from resi.devnet.plan import sybil_victims
-
     victims = sybil_victims(plan.behaviours)
     miners = []
     for index, m in enumerate(ids.miners):

@@ -92,7 +92,7 @@ class LocalS3:
         *,
         startup_timeout: float = 60.0,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).expanduser().resolve()  # weed runs with cwd=data_dir
         self._bucket = bucket
         self._startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
