@@ -1,9 +1,9 @@
 """Devnet miner behaviours (honest and cheating), run as tasks of one process:
 ``python -m resi.devnet.scenarios --spec FILE``.
 
-They live here, not in the real miner, and are built from the same building blocks (the API
-client, the sim listing source, the Parquet writer, the presigned-POST uploader), so everything
-they send crosses real HTTP exactly like a real miner's traffic. Each miner logs what it saw to
+They live here, not in the real miner, and are built from its building blocks
+(``resi.scrape.miner``: scrape, write, upload; the API client for commits), so everything they
+send crosses real HTTP exactly like a real miner's traffic. Each miner logs what it saw to
 ``{workdir}/events.jsonl`` (e.g. the API refusing a late commit with 409).
 """
 
@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import random
+import shutil
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -28,17 +29,14 @@ from resi.api.client import ApiClient
 from resi.api.schemas import CommitItem, CurrentAssignment, ZipcodeTask
 from resi.devnet import fakes
 from resi.errors import ApiError, ResiError
-from resi.s3.layout import miner_key
-from resi.s3.transfer import upload_file
 from resi.scrape.listing import (
-    FileMetadata,
     Listing,
     WrittenFile,
     read_listings,
     sha256_file,
     table_to_listings,
-    write_listings,
 )
+from resi.scrape.miner import scrape_zipcode, upload_zipcode_file, write_zipcode_file
 from resi.scrape.source import ListingSource, open_source
 from resi.wallet import load_keypair
 
@@ -123,30 +121,30 @@ class Ctx:
 
 
 async def scrape(ctx: Ctx, task: ZipcodeTask) -> list[Listing]:
-    """Every listing of ``task``'s zipcode from the simulated market."""
+    """Every listing of ``task``'s zipcode from the simulated market (the real miner's scrape)."""
     async with ctx.limiter:
-        return await ctx.source.search(task.zipcode)
+        return await scrape_zipcode(ctx.source, task.zipcode)
 
 
 async def write(
     ctx: Ctx, a: CurrentAssignment, zipcode: str, listings: Sequence[Listing]
 ) -> WrittenFile:
     """Write this miner's Parquet file for ``zipcode`` (metadata names this epoch and miner)."""
-    meta = FileMetadata(
-        epoch_id=a.epoch_id, nonce=a.nonce, miner_hotkey=ctx.hotkey, zipcode=zipcode
-    )
-    path = ctx.epoch_dir(a.epoch_id) / f"{zipcode}.parquet"
-    return await anyio.to_thread.run_sync(write_listings, path, list(listings), meta)
+    return await write_zipcode_file(ctx.miner.workdir, a, zipcode, list(listings), ctx.hotkey)
 
 
 async def upload(ctx: Ctx, a: CurrentAssignment, zipcode: str, written: WrittenFile) -> str:
     """Upload ``written`` under this miner's prefix; returns the object key."""
-    key = miner_key(ctx.hotkey, a.epoch_id, zipcode, written.sha256)
     grant = await ctx.api.folder_access(a.epoch_id)
-    await upload_file(
-        ctx.http, grant, key, written.path, renew=lambda: ctx.api.folder_access(a.epoch_id)
+    return await upload_zipcode_file(
+        ctx.http,
+        grant,
+        a,
+        zipcode,
+        written,
+        ctx.hotkey,
+        renew=lambda: ctx.api.folder_access(a.epoch_id),
     )
-    return key
 
 
 async def commit(
@@ -259,17 +257,19 @@ async def stale_replay(ctx: Ctx, a: CurrentAssignment) -> None:
         return
     for i, t in enumerate(a.zipcodes):
         path = ctx.epoch_dir(a.epoch_id) / f"{t.zipcode}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Byte-identical copy: the file still names the old epoch and nonce in its metadata.
-        path.write_bytes(old[i % len(old)].read_bytes())
-        written = await anyio.to_thread.run_sync(_adopt, path)
+        written = await anyio.to_thread.run_sync(_adopt, old[i % len(old)], path)
         key = await upload(ctx, a, t.zipcode, written)
         await commit(ctx, a, [(t.zipcode, key, written)])
     ctx.event(a.epoch_id, "replayed", f"replayed {len(old)} file(s) of earlier epochs")
 
 
-def _adopt(path: Path) -> WrittenFile:
-    """Hash and count an existing listings file (blocking)."""
+def _adopt(source: Path, path: Path) -> WrittenFile:
+    """Copy ``source`` byte for byte to ``path`` and hash and count it (blocking).
+
+    The copy still names the old epoch and nonce in its metadata: that is the lie.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, path)
     table, _ = read_listings(path)
     return WrittenFile(path, sha256_file(path), table.num_rows, path.stat().st_size)
 
