@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from resi.cli.common import (
 )
 from resi.config import MinerSettings
 from resi.errors import ConfigError
+from resi.logs import configure_logging_from
 from resi.scrape.miner import EpochOutcome, MinerEvent
 
 
@@ -59,7 +59,7 @@ def command(
         "log_json": True if json_logs else None,
     }
     settings = settings_from(MinerSettings, flags, config, sets)
-    _setup_logging(settings.log_level, settings.log_json)
+    configure_logging_from(settings)
     outcome = run_async(_main, settings, once)
     if once and outcome is not None:
         if settings.log_json:
@@ -70,30 +70,6 @@ def command(
                 f"zipcodes, {outcome.listings} listings"
                 + (" (deadline reached)" if outcome.deadline_reached else "")
             )
-
-
-class _JsonLogFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            },
-            separators=(",", ":"),
-        )
-
-
-def _setup_logging(level: str, as_json: bool) -> None:
-    """Logs go to stderr (stdout carries progress or JSON events)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonLogFormatter()
-        if as_json
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _read_proxy_file(path: Path | None) -> list[str]:

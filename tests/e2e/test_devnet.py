@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# The module fixture runs the devnet (about two minutes here) inside the first test's budget.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
 # Two honest miners leave rank 3 open everywhere, so tier 3 (the spot check) runs on every
 # cheater that gets past tiers 1–2.
