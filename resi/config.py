@@ -195,7 +195,9 @@ class ScoringSettings(_Section):
         True,
         description="Unfilled rank shares go to participants (else they are burned).",
     )
-    burn_uid: int = Field(0, ge=0, description="Uid that receives all weight when nobody qualifies.")
+    burn_uid: int = Field(
+        0, ge=0, description="Uid that receives all weight when nobody qualifies."
+    )
 
     @field_validator("rank_shares", mode="before")
     @classmethod

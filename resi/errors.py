@@ -16,8 +16,8 @@
     ├── SourceError                listing source problems
     │   ├── SourceUnavailable      transient: timeout, 429, 5xx, block page (retry later)
     │   └── ParseError             the page could not be parsed
-    ├── ListingFileError           a Parquet file is unreadable / wrong schema (carries a reason code)
-    ├── ApiError                   an HTTP error with a status and a machine code (server and client)
+    ├── ListingFileError           unreadable / wrong-schema Parquet (carries a reason code)
+    ├── ApiError                   HTTP error with a status and a machine code
     │   └── ApiUnavailable         transient: API unreachable, or 5xx/429 after retries
     ├── ScoreError                 scoring inputs are inconsistent
     └── DevnetError                a devnet part failed to start or died (carries its log path)
@@ -131,7 +131,7 @@ class ApiError(ResiError):
 
 
 class ApiUnavailable(ApiError):
-    """Transient: the API could not be reached or kept failing (status 0 or 5xx/429); retry later."""
+    """Transient: the API is unreachable or kept failing (status 0 or 5xx/429); retry later."""
 
 
 class ScoreError(ResiError):

@@ -73,10 +73,10 @@ class _SqliteConn:
         self._db = db
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._db.execute(sql, args) as cur:
-            rows = await cur.fetchall()
-            names = [d[0] for d in cur.description or ()]
-        return [dict(zip(names, r, strict=True)) for r in rows]
+        # One hop to the connection's thread (a cursor costs three: execute, fetch, close);
+        # rows are sqlite3.Row (set at open), so they carry their column names.
+        rows = await self._db.execute_fetchall(sql, args)
+        return [dict(r) for r in rows]
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self._db.execute(sql, args)
@@ -104,6 +104,7 @@ class SqliteDriver:
             if path != ":memory:":
                 await anyio.to_thread.run_sync(_make_parent, path)
             db = await aiosqlite.connect(path, isolation_level=None)
+            db.row_factory = sqlite3.Row
             try:
                 await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
                 await db.execute("PRAGMA journal_mode = WAL")
