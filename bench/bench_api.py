@@ -76,16 +76,27 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _fire(host: str, port: int, clients: list[list[bytes]]) -> tuple[list[float], int]:
+async def _fire(
+    host: str, port: int, clients: list[list[bytes]], interval: float | None, offset: float
+) -> tuple[list[float], int]:
+    """Closed loop (``interval`` None: each client sends its next request on the response) or
+    open loop (client ``i`` sends every ``interval`` s; latency counts from the SCHEDULED send
+    time, so a stalled server is not hidden by clients that waited — no coordinated omission).
+    """
     latencies: list[float] = []
     errors = 0
+    t0 = time.perf_counter() + 0.2  # after every connection is open
 
-    async def client(requests: list[bytes]) -> None:
+    async def client(i: int, requests: list[bytes]) -> None:
         nonlocal errors
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            for raw in requests:
-                started = time.perf_counter()
+            for k, raw in enumerate(requests):
+                if interval is None:
+                    started = time.perf_counter()
+                else:
+                    started = t0 + offset * i + k * interval
+                    await asyncio.sleep(max(0.0, started - time.perf_counter()))
                 writer.write(raw)
                 if await _read_response(reader) != 200:
                     errors += 1
@@ -93,17 +104,21 @@ async def _fire(host: str, port: int, clients: list[list[bytes]]) -> tuple[list[
         finally:
             writer.close()
 
-    await asyncio.gather(*(client(c) for c in clients))
+    await asyncio.gather(*(client(i, c) for i, c in enumerate(clients)))
     return latencies, errors
 
 
-def load_process(url: str, clients: list[list[bytes]], start_at: float) -> dict[str, object]:
+def load_process(
+    url: str, clients: list[list[bytes]], start_at: float, interval: float | None, offset: float
+) -> dict[str, object]:
     """Run in a child process: wait for ``start_at`` (wall clock), fire, report timings and CPU."""
     parts = urlsplit(url)
     time.sleep(max(0.0, start_at - time.time()))
     cpu0 = time.process_time()
     t0 = time.time()
-    latencies, errors = asyncio.run(_fire(str(parts.hostname), int(parts.port or 80), clients))
+    latencies, errors = asyncio.run(
+        _fire(str(parts.hostname), int(parts.port or 80), clients, interval, offset)
+    )
     return {"start": t0, "end": time.time(), "latencies": latencies, "errors": errors,
             "cpu": time.process_time() - cpu0}  # fmt: skip
 
@@ -132,15 +147,20 @@ def _split(items: list[list[bytes]], n: int) -> Iterator[list[list[bytes]]]:
         yield items[i::n]
 
 
-def measure(url: str, signed: list[list[bytes]], load_procs: int) -> dict[str, float]:
-    """Fire ``signed`` from ``load_procs`` processes at once; returns the figures."""
+def measure(
+    url: str, signed: list[list[bytes]], load_procs: int, rate: float | None = None
+) -> dict[str, float]:
+    """Fire ``signed`` from ``load_procs`` processes at once (at ``rate`` req/s in total when
+    given, else closed loop); returns the figures."""
+    interval = None if rate is None else len(signed) / rate
+    offset = 0.0 if interval is None else interval / len(signed) * load_procs
     pid = _server_pid(int(urlsplit(url).port or 80))
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(load_procs, mp_context=ctx) as pool:
         pool.submit(time.sleep, 0).result()  # warm the pool before the clock starts
         start_at = time.time() + 1.0
         server_cpu0 = _cpu_seconds(pid)
-        futures = [pool.submit(load_process, url, part, start_at)
+        futures = [pool.submit(load_process, url, part, start_at, interval, offset)
                    for part in _split(signed, load_procs)]  # fmt: skip
         results = [f.result() for f in futures]
         server_cpu = _cpu_seconds(pid) - server_cpu0
@@ -198,9 +218,11 @@ def run_backend(backend: str, s3: LocalS3, root: Path, args: argparse.Namespace)
                     warm = presign(uris[:n], 2, host, args.sign_procs)
                     measure(url, warm, 1)  # connections, prepared statements, caches
                     signed = presign(uris[:n], max(1, args.requests // n), host, args.sign_procs)
-                    f = measure(url, signed, args.load_procs)
+                    f = measure(url, signed, args.load_procs, args.rate)
+                    mode = "closed" if args.rate is None else f"open@{args.rate:.0f}"
                     print(
-                        f"{backend:8s} clients={n:4d} run={rep + 1} requests={f['requests']:6.0f} "
+                        f"{backend:8s} {mode} clients={n:4d} run={rep + 1} "
+                        f"requests={f['requests']:6.0f} "
                         f"errors={f['errors']:3.0f} req/s={f['rps']:7.0f} p50={f['p50']:6.1f}ms "
                         f"p99={f['p99']:6.1f}ms server_cpu={f['server_us']:5.0f}us/req "
                         f"client_cpu={f['client_us']:4.0f}us/req load=[{_load()}]",
@@ -219,6 +241,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per configuration")
     parser.add_argument("--load-procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--sign-procs", type=int, default=2, help="processes pre-signing")
+    parser.add_argument(
+        "--rate", type=float, default=None,
+        help="open loop: offered req/s in total (default: closed loop, as fast as possible)",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"load average before: [{_load()}] on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory() as tmp:

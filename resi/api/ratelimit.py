@@ -1,7 +1,8 @@
 """Fixed-window rate limits per hotkey per route; the counters live in the shared database.
 
 The pure part (window arithmetic, header values) is here; the atomic increment is the store's
-``hit_rate_limit`` so every replica counts into the same bucket.
+(``admit_requests`` on the hot path, batched with the nonce insert; ``hit_rate_limit`` for one
+request) so every replica counts into the same bucket.
 """
 
 from __future__ import annotations
