@@ -469,66 +469,92 @@ class SqlStore:
         if not items:
             return []
         plan = plan_admissions(items)
+        if self.backend == "postgresql":
+            return await self._admit_postgres(plan)
         async with self._driver.transaction() as c:
             fresh = await self._insert_nonces(c, plan)
             hits = bucket_hits(plan, fresh)
             totals = await self._count_hits(c, hits) if hits else {}
         return hand_out(plan, fresh, totals)
 
+    async def _admit_postgres(self, plan: AdmissionPlan) -> list[AdmissionResult]:
+        """The whole batch as ONE statement (one round trip; a statement is atomic by itself).
+
+        Data-modifying CTEs: insert the nonces, count the fresh ones that carry a rate hit per
+        bucket, upsert the buckets; the result rows say which nonces were new and the totals.
+        """
+        expires = {}
+        for item in plan.items:
+            expires.setdefault((item.hotkey, int(item.nonce_ns)), item.expires_at)
+        rated = [(k, plan.items[plan.first_index[k]].rate) for k in plan.candidates]
+        rated = [(k, r) for k, r in rated if r is not None]
+        async with self._driver.connection() as c:
+            rows = await c.fetch(
+                "WITH fresh AS ("
+                " INSERT INTO auth_nonces (hotkey, nonce_ns, expires_at)"
+                " SELECT * FROM unnest(?::text[], ?::bigint[], ?::timestamptz[])"
+                " ON CONFLICT (hotkey, nonce_ns) DO NOTHING RETURNING hotkey, nonce_ns"
+                "), hits AS ("
+                " SELECT q.hotkey, q.route, q.window_start, count(*) AS n"
+                " FROM unnest(?::text[], ?::bigint[], ?::text[], ?::timestamptz[])"
+                " AS q(hotkey, nonce_ns, route, window_start)"
+                " JOIN fresh f ON f.hotkey = q.hotkey AND f.nonce_ns = q.nonce_ns"
+                " GROUP BY q.hotkey, q.route, q.window_start"
+                "), counted AS ("
+                " INSERT INTO rate_limits (hotkey, route, window_start, hits)"
+                " SELECT hotkey, route, window_start, n FROM hits"
+                " ORDER BY hotkey, route, window_start"  # one lock order across replicas
+                " ON CONFLICT (hotkey, route, window_start)"
+                " DO UPDATE SET hits = rate_limits.hits + excluded.hits"
+                " RETURNING hotkey, route, window_start, hits"
+                ") SELECT hotkey, nonce_ns, NULL::text AS route,"
+                " NULL::timestamptz AS window_start, NULL::bigint AS hits FROM fresh"
+                " UNION ALL SELECT hotkey, NULL, route, window_start, hits FROM counted",
+                [k[0] for k in plan.candidates],
+                [k[1] for k in plan.candidates],
+                [self._d.ts_in(expires[k]) for k in plan.candidates],
+                [k[0] for k, _ in rated],
+                [k[1] for k, _ in rated],
+                [r.route for _, r in rated],
+                [self._d.ts_in(r.window_start) for _, r in rated],
+            )
+        fresh = {(r["hotkey"], int(r["nonce_ns"])) for r in rows if r["route"] is None}
+        totals = {
+            (r["hotkey"], r["route"], self._d.ts_out(r["window_start"])): int(r["hits"])
+            for r in rows
+            if r["route"] is not None
+        }
+        return hand_out(plan, fresh, totals)
+
     async def _insert_nonces(self, c: Any, plan: AdmissionPlan) -> set[NonceKey]:
-        """Insert the batch's candidate nonces; returns those that were new."""
+        """SQLite: insert the batch's candidate nonces; returns those that were new."""
         expires = {}
         for item in plan.items:
             expires.setdefault((item.hotkey, int(item.nonce_ns)), item.expires_at)
         rows: list[Row] = []
-        if self.backend == "postgresql":
-            # Fixed SQL over arrays: one prepared statement whatever the batch size.
-            rows = await c.fetch(
-                "INSERT INTO auth_nonces (hotkey, nonce_ns, expires_at) "
-                "SELECT * FROM unnest(?::text[], ?::bigint[], ?::timestamptz[]) "
-                "ON CONFLICT (hotkey, nonce_ns) DO NOTHING RETURNING hotkey, nonce_ns",
-                [k[0] for k in plan.candidates],
-                [k[1] for k in plan.candidates],
-                [self._d.ts_in(expires[k]) for k in plan.candidates],
+        for chunk in _chunks(plan.candidates, _SQLITE_ROWS_PER_STATEMENT):
+            args = [v for k in chunk for v in (k[0], k[1], self._d.ts_in(expires[k]))]
+            rows += await c.fetch(
+                "INSERT INTO auth_nonces (hotkey, nonce_ns, expires_at) VALUES "  # noqa: S608 (only placeholders are joined)
+                + ", ".join(["(?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (hotkey, nonce_ns) DO NOTHING RETURNING hotkey, nonce_ns",
+                *args,
             )
-        else:
-            for chunk in _chunks(plan.candidates, _SQLITE_ROWS_PER_STATEMENT):
-                args = [v for k in chunk for v in (k[0], k[1], self._d.ts_in(expires[k]))]
-                rows += await c.fetch(
-                    "INSERT INTO auth_nonces (hotkey, nonce_ns, expires_at) VALUES "  # noqa: S608 (only placeholders are joined)
-                    + ", ".join(["(?, ?, ?)"] * len(chunk))
-                    + " ON CONFLICT (hotkey, nonce_ns) DO NOTHING RETURNING hotkey, nonce_ns",
-                    *args,
-                )
         return {(r["hotkey"], int(r["nonce_ns"])) for r in rows}
 
     async def _count_hits(self, c: Any, hits: dict[BucketKey, int]) -> dict[BucketKey, int]:
-        """Add ``hits`` to their buckets atomically; returns each bucket's new total."""
-        buckets = sorted(hits)  # one lock order across replicas: no deadlocks
+        """SQLite: add ``hits`` to their buckets atomically; returns each bucket's new total."""
         rows: list[Row] = []
-        if self.backend == "postgresql":
-            rows = await c.fetch(
-                "INSERT INTO rate_limits (hotkey, route, window_start, hits) "
-                "SELECT * FROM unnest(?::text[], ?::text[], ?::timestamptz[], ?::bigint[]) "
-                "ON CONFLICT (hotkey, route, window_start) "
+        for chunk in _chunks(sorted(hits), _SQLITE_ROWS_PER_STATEMENT):
+            args = [v for b in chunk for v in (b[0], b[1], self._d.ts_in(b[2]), hits[b])]
+            rows += await c.fetch(
+                "INSERT INTO rate_limits (hotkey, route, window_start, hits) VALUES "  # noqa: S608 (only placeholders are joined)
+                + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (hotkey, route, window_start) "
                 "DO UPDATE SET hits = rate_limits.hits + excluded.hits "
                 "RETURNING hotkey, route, window_start, hits",
-                [b[0] for b in buckets],
-                [b[1] for b in buckets],
-                [self._d.ts_in(b[2]) for b in buckets],
-                [hits[b] for b in buckets],
+                *args,
             )
-        else:
-            for chunk in _chunks(buckets, _SQLITE_ROWS_PER_STATEMENT):
-                args = [v for b in chunk for v in (b[0], b[1], self._d.ts_in(b[2]), hits[b])]
-                rows += await c.fetch(
-                    "INSERT INTO rate_limits (hotkey, route, window_start, hits) VALUES "  # noqa: S608 (only placeholders are joined)
-                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
-                    + " ON CONFLICT (hotkey, route, window_start) "
-                    "DO UPDATE SET hits = rate_limits.hits + excluded.hits "
-                    "RETURNING hotkey, route, window_start, hits",
-                    *args,
-                )
         # Equal aware datetimes hash alike, so stored windows find the callers' keys.
         return {
             (r["hotkey"], r["route"], self._d.ts_out(r["window_start"])): int(r["hits"])
