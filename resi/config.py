@@ -207,6 +207,34 @@ class ScoringSettings(_Section):
         return v
 
 
+class SourceSettings(_Section):
+    """The listing source: the miner scrapes it, the validator spot-checks against it."""
+
+    source: Literal["sim", "zillow"] = Field(
+        "zillow",
+        description="Listing source: `zillow` or the simulated market `sim` (the miner scrapes "
+        "it, the validator spot-checks listings against it).",
+    )
+    sim_url: str = Field(
+        "http://127.0.0.1:8100", description="Base URL of the simulated market (source=sim)."
+    )
+
+
+class ScrapeSettings(SourceSettings):
+    """The listing source plus the proxies a role rotates when it fetches listings from it."""
+
+    proxies: tuple[str, ...] = Field(
+        (), description="Proxy URLs rotated by the Zillow source (scraping and lookups)."
+    )
+
+    @field_validator("proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(s.strip() for s in v.split(",") if s.strip())
+        return v
+
+
 class ApiAccessSettings(_Section):
     api_url: str = Field("http://127.0.0.1:8000", description="Base URL of the resi API.")
     api_hotkey: str | None = Field(
@@ -253,16 +281,11 @@ class ApiServerSettings(
     )
 
 
-class MinerSettings(LoggingSettings, ChainSettings, WalletSettings, ApiAccessSettings):
+class MinerSettings(
+    LoggingSettings, ChainSettings, WalletSettings, ApiAccessSettings, ScrapeSettings
+):
     """Settings of `resi mine`."""
 
-    source: Literal["sim", "zillow"] = Field(
-        "zillow", description="Listing source to scrape: `zillow` or the simulated market `sim`."
-    )
-    sim_url: str = Field(
-        "http://127.0.0.1:8100", description="Base URL of the simulated market (source=sim)."
-    )
-    proxies: tuple[str, ...] = Field((), description="Proxy URLs rotated by the Zillow source.")
     scrape_concurrency: int = Field(8, gt=0, description="Zipcodes scraped at the same time.")
     request_delay: float = Field(
         0.0, ge=0, description="Politeness delay in seconds between requests to one host."
@@ -272,26 +295,18 @@ class MinerSettings(LoggingSettings, ChainSettings, WalletSettings, ApiAccessSet
     )
     poll_seconds: float = Field(30.0, gt=0, description="How often the miner polls the API.")
 
-    @field_validator("proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return tuple(s.strip() for s in v.split(",") if s.strip())
-        return v
-
 
 class ValidatorSettings(
-    LoggingSettings, ChainSettings, WalletSettings, ApiAccessSettings, S3Settings, ScoringSettings
+    LoggingSettings,
+    ChainSettings,
+    WalletSettings,
+    ApiAccessSettings,
+    S3Settings,
+    ScoringSettings,
+    ScrapeSettings,
 ):
     """Settings of `resi validate`."""
 
-    source: Literal["sim", "zillow"] = Field(
-        "zillow", description="Listing source for spot checks: `zillow` or `sim`."
-    )
-    sim_url: str = Field(
-        "http://127.0.0.1:8100", description="Base URL of the simulated market (source=sim)."
-    )
-    proxies: tuple[str, ...] = Field((), description="Proxy URLs rotated for spot-check lookups.")
     lookup_concurrency: int = Field(8, gt=0, description="Spot-check lookups at the same time.")
     weights_interval: int = Field(
         360, gt=0, description="Blocks between weight settings (about one tempo)."
@@ -304,12 +319,11 @@ class ValidatorSettings(
         200 * 1_048_576, gt=0, description="Largest miner file the validator downloads."
     )
 
-    @field_validator("proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return tuple(s.strip() for s in v.split(",") if s.strip())
-        return v
+
+class HealthSettings(
+    LoggingSettings, ChainSettings, DatabaseSettings, S3Settings, ApiAccessSettings, SourceSettings
+):
+    """What `resi health` can check; the fields are the roles' own (same flags and env vars)."""
 
 
 ROLES: dict[str, type[_Section]] = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +22,35 @@ def test_help_lists_the_seven_subcommands() -> None:
     assert result.exit_code == 0
     for name in SUBCOMMANDS:
         assert f" {name} " in result.stdout, name
+
+
+# Loaded only by the commands that need them; `resi --help` and `resi --version` stay fast.
+HEAVY_MODULES = (
+    "pydantic",
+    "pyarrow",
+    "httpx",
+    "aiohttp",
+    "bittensor",
+    "aioboto3",
+    "resi.config",
+    "resi.scrape.miner",
+    "resi.validate",
+    "resi.score",
+    "resi.epoch.catalog",
+    "resi.epoch.store",
+    "rich.progress",
+    "rich.table",
+)
+
+
+def test_loading_the_cli_imports_no_heavy_module() -> None:
+    # A fresh interpreter: this test process has long imported all of them.
+    code = (
+        "import sys, resi.cli.app; "
+        f"print(' '.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == []
 
 
 def test_version() -> None:

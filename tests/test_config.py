@@ -187,6 +187,13 @@ def test_bad_value_exits_2_without_traceback() -> None:
     assert proc.stderr.startswith("error: invalid value for netuid")
 
 
+def test_role_help_names_every_role() -> None:
+    result = CliRunner().invoke(app, ["config", "show", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for role in ROLES:
+        assert role in result.stdout, role
+
+
 def test_unknown_role_exits_2() -> None:
     result = CliRunner().invoke(app, ["config", "show", "--role", "nope"])
     assert result.exit_code == 2

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -40,6 +40,9 @@ from resi.api.schemas import (
     ValidatorUploadRequest,
 )
 from resi.errors import ApiError, ApiUnavailable
+
+if TYPE_CHECKING:
+    from resi.config import ApiAccessSettings
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,16 @@ class ApiClient:
         self._max_backoff = max_backoff
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ApiAccessSettings, keypair: Any | None) -> ApiClient:
+        """A client of ``settings.api_url`` signing with ``keypair`` for ``settings.api_hotkey``."""
+        return cls(
+            settings.api_url,
+            keypair,
+            receiver_ss58=settings.api_hotkey,
+            timeout=settings.http_timeout,
         )
 
     async def __aenter__(self) -> ApiClient:

@@ -7,6 +7,7 @@ current epoch's `/current` body is cached until its window ends (the hot path do
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from resi.api.schemas import CurrentAssignment, ZipcodeTask
 from resi.api.state import ApiState, CurrentCache
@@ -54,6 +55,19 @@ async def assignments(state: ApiState, epoch_id: str) -> list[Assignment]:
     return found
 
 
+def task_fields(a: Assignment) -> dict[str, Any]:
+    """The ``ZipcodeTask`` fields of an assignment (validators' rows extend them)."""
+    return {
+        "zipcode": a.zipcode,
+        "expected_listings": a.expected_listings,
+        "state": a.state,
+        "city": a.city,
+        "county": a.county,
+        "market_tier": str(a.market_tier),
+        "region": a.region,
+    }
+
+
 def miner_view(epoch: Epoch, rows: list[Assignment]) -> CurrentAssignment:
     """What a miner sees of an epoch: everything except the honeypot flag."""
     return CurrentAssignment(
@@ -64,18 +78,7 @@ def miner_view(epoch: Epoch, rows: list[Assignment]) -> CurrentAssignment:
         nonce=epoch.nonce,
         target=epoch.target,
         tolerance=epoch.tolerance,
-        zipcodes=[
-            ZipcodeTask(
-                zipcode=a.zipcode,
-                expected_listings=a.expected_listings,
-                state=a.state,
-                city=a.city,
-                county=a.county,
-                market_tier=str(a.market_tier),
-                region=a.region,
-            )
-            for a in rows
-        ],
+        zipcodes=[ZipcodeTask(**task_fields(a)) for a in rows],
     )
 
 

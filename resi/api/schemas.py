@@ -108,14 +108,9 @@ class UploadGrant(_Response):
 # ----------------------------------------------------------------- validators
 
 
-class AssignmentForValidator(_Response):
-    zipcode: str
-    expected_listings: int
-    state: str
-    city: str
-    county: str
-    market_tier: str
-    region: str
+class AssignmentForValidator(ZipcodeTask):
+    """One zipcode as a validator sees it: the miner's view plus centre and honeypot flag."""
+
     lat: float
     lon: float
     honeypot: bool

@@ -67,16 +67,7 @@ async def epoch_inputs(request: web.Request) -> web.Response:
         tolerance=epoch.tolerance,
         assignments=[
             AssignmentForValidator(
-                zipcode=a.zipcode,
-                expected_listings=a.expected_listings,
-                state=a.state,
-                city=a.city,
-                county=a.county,
-                market_tier=str(a.market_tier),
-                region=a.region,
-                lat=a.lat,
-                lon=a.lon,
-                honeypot=a.honeypot,
+                **epochs.task_fields(a), lat=a.lat, lon=a.lon, honeypot=a.honeypot
             )
             for a in rows
         ],

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import typer
-from rich.table import Table
 
 from resi.cli.common import console, handle_errors, run_async
-from resi.epoch.catalog import builtin_catalog, parse_plain_csv, parse_realtor_csv
-from resi.epoch.models import ZipcodeInfo
-from resi.epoch.store import open_store
+
+if TYPE_CHECKING:
+    from resi.epoch.models import ZipcodeInfo
 
 app = typer.Typer(help="Zipcode catalog: import expected listing counts, show rows.")
 
@@ -26,6 +26,9 @@ def import_(
     db: str = DbOption,
 ) -> None:
     """Replace the stored catalog with the built-in one updated from PATH (all or nothing)."""
+    # The catalog and the store drivers are heavy: imported when the command runs.
+    from resi.epoch.catalog import builtin_catalog, parse_plain_csv, parse_realtor_csv
+    from resi.epoch.store import open_store
 
     async def run() -> None:
         base = await anyio.to_thread.run_sync(builtin_catalog)
@@ -53,6 +56,10 @@ def show(
     db: str = DbOption,
 ) -> None:
     """Show catalog rows (the stored catalog, or the built-in one when none is stored)."""
+    from rich.table import Table
+
+    from resi.epoch.catalog import builtin_catalog
+    from resi.epoch.store import open_store
 
     async def run() -> list[ZipcodeInfo]:
         store = await open_store(db)

@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from resi.cli.common import ConfigOption, SetOption, handle_errors, settings_from
-from resi.config import ROLES
 from resi.errors import ConfigError
 
 app = typer.Typer(help="Inspect resolved configuration.", no_args_is_help=True)
@@ -22,6 +21,8 @@ def effective_settings(role: str, sets: list[str] | None, config: Path | None) -
 
     Raises ``ConfigError`` for an unknown role, unknown key or bad value.
     """
+    from resi.config import ROLES
+
     cls = ROLES.get(role)
     if cls is None:
         raise ConfigError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
@@ -36,7 +37,9 @@ def effective_settings(role: str, sets: list[str] | None, config: Path | None) -
 @app.command("show")
 @handle_errors
 def show(
-    role: str = typer.Option(..., "--role", help=f"One of: {', '.join(ROLES)}."),
+    # Spelled out rather than read from resi.config.ROLES, which would load pydantic for every
+    # `resi` invocation; a test checks this help names every role.
+    role: str = typer.Option(..., "--role", help="One of: serve-api, mine, validate."),
     config: Path | None = ConfigOption,
     sets: list[str] | None = SetOption,
 ) -> None:

@@ -9,18 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
-from resi.cli.common import console, err_console, handle_errors, run_async
+from resi.cli.common import JsonOption, console, err_console, handle_errors, run_async
 from resi.devnet.plan import BEHAVIOURS, SCENARIOS, DevnetPlan, behaviours_for
 from resi.errors import ConfigError, DevnetError
 
 if TYPE_CHECKING:
     # The orchestrator pulls in aiohttp, the sim market and the catalog: import it only when
     # `resi devnet` runs, so every other `resi` command starts fast.
+    from rich.console import Group
+
     from resi.devnet.orchestrator import Progress
     from resi.devnet.report import DevnetResult, EpochSummary
 
@@ -45,7 +43,7 @@ def command(
         None, "--keep", help="Keep every file (chain, DB, S3, reports, logs) in this directory."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated market and cheaters."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Run API, chain, S3, market, miners and validators on 127.0.0.1 and show who earned what."""
     keep_dir = keep.expanduser().resolve() if keep is not None else None
@@ -91,6 +89,9 @@ def command(
 
 
 def _run_with_progress(plan: DevnetPlan, *, quiet: bool) -> DevnetResult:
+    from rich.live import Live
+    from rich.text import Text
+
     from resi.devnet.orchestrator import run_devnet
 
     if quiet:
@@ -104,6 +105,9 @@ def _run_with_progress(plan: DevnetPlan, *, quiet: bool) -> DevnetResult:
 
 
 def _progress_view(p: Progress) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     lines = [Text.assemble(("● ", "cyan"), (p.phase, "bold"))]
     if p.epoch_id:
         lines.append(
@@ -149,6 +153,8 @@ def _share(u16: int | None, total: int) -> str:
 
 
 def _render_epoch(e: EpochSummary) -> None:
+    from rich.table import Table
+
     console.rule(f"epoch {e.epoch_id}")
     zips = Table(title="zipcode winners (rank 1, 2, 3)", title_justify="left")
     for col in ("zipcode", "expected", "honeypot", "commits", "first commit", "winners"):

@@ -14,41 +14,30 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 import typer
-from pydantic import Field
-from rich.table import Table
 
 from resi.cli.common import (
     ConfigOption,
+    JsonOption,
     SetOption,
+    SimUrlOption,
     console,
     handle_errors,
     run_async,
     settings_from,
 )
-from resi.config import (
-    ApiAccessSettings,
-    ChainSettings,
-    DatabaseSettings,
-    LoggingSettings,
-    S3Settings,
-)
 from resi.errors import ApiError, ChainError, ConfigError, StorageError, StoreError
 
+if TYPE_CHECKING:
+    # Each probe imports its own client (httpx, aioboto3, the store, the chain) when it runs.
+    from rich.table import Table
+
+    from resi.config import HealthSettings
+
 ZILLOW_URL = "https://www.zillow.com/"
-
-
-class HealthSettings(
-    LoggingSettings, ChainSettings, DatabaseSettings, S3Settings, ApiAccessSettings
-):
-    """What `resi health` can check; the fields are the roles' own (same flags and env vars)."""
-
-    source: Literal["sim", "zillow"] = Field("zillow", description="Listing source to reach.")
-    sim_url: str = Field("http://127.0.0.1:8100", description="Base URL of the simulated market.")
 
 
 # Which settings make a part "configured" (and therefore required).
@@ -159,16 +148,7 @@ async def probe_object_store(settings: HealthSettings) -> Probe:
 
     try:
         # One attempt: a health check should answer now, not after botocore's retries.
-        issuer = S3Issuer(
-            bucket=settings.s3_bucket,
-            endpoint=settings.s3_endpoint,
-            region=settings.s3_region,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key,
-            addressing_style=settings.s3_addressing_style,
-            timeout=settings.http_timeout,
-            max_attempts=1,
-        )
+        issuer = S3Issuer.from_settings(settings, timeout=settings.http_timeout, max_attempts=1)
         async with issuer:
             ok, detail = await check_object_store(issuer)
     except StorageError as exc:
@@ -197,6 +177,8 @@ async def probe_chain(settings: HealthSettings) -> Probe:
 
 async def probe_source(settings: HealthSettings) -> Probe:
     """An HTTP GET of the listing site (the simulated market's ``/health``, or Zillow's home)."""
+    import httpx
+
     url = f"{settings.sim_url.rstrip('/')}/health" if settings.source == "sim" else ZILLOW_URL
     try:
         async with httpx.AsyncClient(timeout=settings.http_timeout) as http:
@@ -250,6 +232,8 @@ async def run_checks(
 
 def render(report: HealthReport) -> Table:
     """The rich table: part, required?, ok, detail."""
+    from rich.table import Table
+
     table = Table(title="resi health", title_justify="left")
     table.add_column("part")
     table.add_column("required")
@@ -275,13 +259,15 @@ def command(
         None, "--devnet-chain-path", help="Devnet chain file (with --network devnet)."
     ),
     source: str = typer.Option(None, "--source", help="Check the listing site: sim or zillow."),
-    sim_url: str = typer.Option(None, "--sim-url", help="Simulated market URL (--source sim)."),
+    sim_url: str = SimUrlOption,
     timeout: float = typer.Option(15.0, "--timeout", help="Seconds allowed for each part."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead."),
+    as_json: bool = JsonOption,
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
 ) -> None:
     """Check every configured part; exit 0 only if all of them are up (1 otherwise)."""
+    from resi.config import HealthSettings
+
     flags = {
         "api_url": api_url,
         "db_url": db,

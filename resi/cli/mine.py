@@ -6,33 +6,42 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from resi.cli.common import (
+    ApiUrlOption,
     ConfigOption,
+    HotkeyOption,
     SetOption,
+    SimUrlOption,
+    SourceOption,
+    WalletOption,
+    WalletPathOption,
+    client_flags,
     console,
     handle_errors,
     run_async,
     settings_from,
 )
-from resi.config import MinerSettings
 from resi.errors import ConfigError
 from resi.logs import configure_logging_from
-from resi.scrape.miner import EpochOutcome, MinerEvent
+
+if TYPE_CHECKING:
+    # The miner pulls in pyarrow, httpx and the scrapers: imported when `resi mine` runs.
+    from resi.config import MinerSettings
+    from resi.scrape.miner import EpochOutcome, MinerEvent
 
 
 @handle_errors
 def command(
-    wallet: str = typer.Option(None, "--wallet", help="Wallet (coldkey) name."),
-    hotkey: str = typer.Option(None, "--hotkey", help="Hotkey name inside the wallet."),
-    wallet_path: Path = typer.Option(None, "--wallet-path", help="Directory holding wallets."),
-    api_url: str = typer.Option(None, "--api-url", help="Base URL of the resi API."),
-    source: str = typer.Option(None, "--source", help="Listing source: zillow or sim."),
-    sim_url: str = typer.Option(None, "--sim-url", help="Simulated market URL (--source sim)."),
+    wallet: str = WalletOption,
+    hotkey: str = HotkeyOption,
+    wallet_path: Path = WalletPathOption,
+    api_url: str = ApiUrlOption,
+    source: str = SourceOption,
+    sim_url: str = SimUrlOption,
     workdir: Path = typer.Option(None, "--workdir", help="Local state and files (resumable)."),
     proxy: list[str] = typer.Option(None, "--proxy", help="Proxy URL (repeatable, rotated)."),
     proxy_file: Path = typer.Option(None, "--proxy-file", help="File with one proxy URL a line."),
@@ -45,14 +54,11 @@ def command(
     sets: list[str] = SetOption,
 ) -> None:
     """Mine: scrape every assigned zipcode, upload one Parquet file each and commit it."""
+    from resi.config import MinerSettings
+
     proxies = list(proxy or []) + _read_proxy_file(proxy_file)
     flags: dict[str, Any] = {
-        "wallet_name": wallet,
-        "wallet_hotkey": hotkey,
-        "wallet_path": wallet_path,
-        "api_url": api_url,
-        "source": source,
-        "sim_url": sim_url,
+        **client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url),
         "workdir": workdir,
         "proxies": tuple(proxies) if proxies else None,
         "scrape_concurrency": concurrency,
@@ -96,12 +102,7 @@ async def _main(settings: MinerSettings, once: bool) -> EpochOutcome | None:
         concurrency=max(settings.scrape_concurrency, 8),
         request_delay=settings.request_delay,
     )
-    client = ApiClient(
-        settings.api_url,
-        keypair,
-        receiver_ss58=settings.api_hotkey,
-        timeout=settings.http_timeout,
-    )
+    client = ApiClient.from_settings(settings, keypair)
     reporter = _JsonReporter() if settings.log_json else _ProgressReporter()
     miner = Miner(
         client,
@@ -150,6 +151,14 @@ class _ProgressReporter:
     """Rich progress bars: zipcodes scraped, uploaded, committed and listings collected."""
 
     def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.progress = Progress(
             TextColumn("{task.description:<22}"),
             BarColumn(),

@@ -10,23 +10,32 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from resi.cli.common import (
+    ApiUrlOption,
     ConfigOption,
+    HotkeyOption,
+    JsonOption,
     SetOption,
+    SimUrlOption,
+    SourceOption,
+    WalletOption,
+    WalletPathOption,
+    client_flags,
     console,
     fail,
     handle_errors,
     run_async,
     settings_from,
 )
-from resi.config import ValidatorSettings
-from resi.score.models import EpochResult, Lookup
-from resi.validate.report import load_report, record_from_report, replay_report
+
+if TYPE_CHECKING:
+    # The scorer pulls in pyarrow: imported when the command runs.
+    from resi.config import ValidatorSettings
+    from resi.score.models import EpochResult, Lookup
 
 
 @handle_errors
@@ -38,17 +47,19 @@ def command(
     from_api: bool = typer.Option(
         False, "--from-api", help="Re-download the epoch's files via the API and rescore."
     ),
-    wallet: str = typer.Option(None, "--wallet", help="Wallet name (--from-api)."),
-    hotkey: str = typer.Option(None, "--hotkey", help="Hotkey name (--from-api)."),
-    wallet_path: Path = typer.Option(None, "--wallet-path", help="Wallets directory."),
-    api_url: str = typer.Option(None, "--api-url", help="Base URL of the resi API."),
-    source: str = typer.Option(None, "--source", help="Listing source for missing lookups."),
-    sim_url: str = typer.Option(None, "--sim-url", help="Simulated market URL (--source sim)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    wallet: str = WalletOption,
+    hotkey: str = HotkeyOption,
+    wallet_path: Path = WalletPathOption,
+    api_url: str = ApiUrlOption,
+    source: str = SourceOption,
+    sim_url: str = SimUrlOption,
+    json_out: bool = JsonOption,
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
 ) -> None:
     """Recompute an epoch; exit 1 if the hash differs from the recorded one."""
+    from resi.validate.report import load_report, record_from_report, replay_report
+
     if from_report is None and not from_api:
         raise fail("give --from-report FILE and/or --from-api", code=2)
     doc = load_report(from_report) if from_report is not None else None
@@ -56,14 +67,9 @@ def command(
         raise fail(f"report is for epoch {doc['epoch_id']}, not {epoch_id}", code=2)
     recorded = doc["consensus_hash"] if doc is not None else None
     if from_api:
-        flags: dict[str, Any] = {
-            "wallet_name": wallet,
-            "wallet_hotkey": hotkey,
-            "wallet_path": wallet_path,
-            "api_url": api_url,
-            "source": source,
-            "sim_url": sim_url,
-        }
+        from resi.config import ValidatorSettings
+
+        flags = client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url)
         settings = settings_from(ValidatorSettings, flags, config, sets)
         lookups = record_from_report(doc)[1] if doc is not None else {}
         result = run_async(_rescore, settings, epoch_id, lookups)
@@ -103,6 +109,8 @@ def _print(result: EpochResult, recorded: str | None, json_out: bool) -> None:
             )
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"epoch {result.epoch_id}")
     table.add_column("zipcode")
     table.add_column("rows", justify="right")

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from resi.cli.common import ConfigOption, SetOption, handle_errors, run_async, settings_from
-from resi.config import ApiServerSettings
 from resi.logs import configure_logging_from
 
 
@@ -26,6 +25,7 @@ def command(
 ) -> None:
     """Serve the resi API until SIGTERM/SIGINT (replicas may share one PostgreSQL database)."""
     from resi.api.app import serve
+    from resi.config import ApiServerSettings
 
     flags = {
         "db_url": db,

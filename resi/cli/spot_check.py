@@ -5,23 +5,31 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
 from resi.cli.common import (
+    ApiUrlOption,
     ConfigOption,
+    HotkeyOption,
+    JsonOption,
     SetOption,
+    SimUrlOption,
+    SourceOption,
+    WalletOption,
+    WalletPathOption,
+    client_flags,
     console,
     handle_errors,
     run_async,
     settings_from,
 )
-from resi.config import ValidatorSettings
-from resi.score.models import Reason
-from resi.validate.factory import open_validator
-from resi.validate.spotcheck import SpotCheck, spot_check
+
+if TYPE_CHECKING:
+    # The validator pulls in pyarrow, the scorer and the chain: imported when the command runs.
+    from resi.config import ValidatorSettings
+    from resi.validate.spotcheck import SpotCheck
 
 FIELDS = ("price", "bedrooms", "bathrooms", "living_area_sqft", "zipcode")
 
@@ -31,25 +39,21 @@ def command(
     epoch: str = typer.Option(..., "--epoch", help="Epoch id."),
     miner: str = typer.Option(..., "--miner", help="Miner hotkey (ss58)."),
     zipcode: str = typer.Option(..., "--zipcode", help="Zipcode of the submission."),
-    wallet: str = typer.Option(None, "--wallet", help="Validator wallet name."),
-    hotkey: str = typer.Option(None, "--hotkey", help="Validator hotkey name."),
-    wallet_path: Path = typer.Option(None, "--wallet-path", help="Wallets directory."),
-    api_url: str = typer.Option(None, "--api-url", help="Base URL of the resi API."),
-    source: str = typer.Option(None, "--source", help="Listing source: zillow or sim."),
-    sim_url: str = typer.Option(None, "--sim-url", help="Simulated market URL (--source sim)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wallet: str = WalletOption,
+    hotkey: str = HotkeyOption,
+    wallet_path: Path = WalletPathOption,
+    api_url: str = ApiUrlOption,
+    source: str = SourceOption,
+    sim_url: str = SimUrlOption,
+    json_out: bool = JsonOption,
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
 ) -> None:
     """Print each sampled listing, claimed vs observed, and the verdict; exit 1 unless it passes."""
-    flags: dict[str, Any] = {
-        "wallet_name": wallet,
-        "wallet_hotkey": hotkey,
-        "wallet_path": wallet_path,
-        "api_url": api_url,
-        "source": source,
-        "sim_url": sim_url,
-    }
+    from resi.config import ValidatorSettings
+    from resi.score.models import Reason
+
+    flags = client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url)
     settings = settings_from(ValidatorSettings, flags, config, sets)
     check = run_async(_main, settings, epoch, miner, zipcode)
     if json_out:
@@ -61,6 +65,9 @@ def command(
 
 
 async def _main(settings: ValidatorSettings, epoch: str, miner: str, zipcode: str) -> SpotCheck:
+    from resi.validate.factory import open_validator
+    from resi.validate.spotcheck import spot_check
+
     async with open_validator(settings) as validator:
         return await spot_check(validator, epoch, miner, zipcode)
 
@@ -72,6 +79,8 @@ def _verdict(check: SpotCheck) -> str:
 
 
 def _as_json(check: SpotCheck) -> dict[str, Any]:
+    from resi.validate.report import evidence_json
+
     spot = check.spot
     return {
         "epoch_id": check.epoch_id,
@@ -82,22 +91,17 @@ def _as_json(check: SpotCheck) -> dict[str, Any]:
         "k": check.assessment.k,
         "verified": spot.verified if spot else 0,
         "matched": spot.matched if spot else 0,
+        # The report's evidence, with the claimed values narrowed to the compared fields.
         "evidence": [
-            {
-                "index": e.index,
-                "key": e.key,
-                "status": e.status.value,
-                "match": e.match,
-                "mismatched": list(e.mismatched),
-                "claimed": {f: e.claimed.get(f) for f in FIELDS},
-                "observed": asdict(e.observed) if e.observed else None,
-            }
+            {**evidence_json(e), "claimed": {f: e.claimed.get(f) for f in FIELDS}}
             for e in (spot.evidence if spot else ())
         ],
     }
 
 
 def _print(check: SpotCheck) -> None:
+    from rich.table import Table
+
     console.print(
         f"epoch {check.epoch_id}  miner {check.hotkey}  zipcode {check.zipcode}", highlight=False
     )

@@ -4,35 +4,43 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from resi.cli.common import (
+    ApiUrlOption,
     ConfigOption,
+    HotkeyOption,
     SetOption,
+    SimUrlOption,
+    SourceOption,
+    WalletOption,
+    WalletPathOption,
+    client_flags,
     console,
     handle_errors,
     run_async,
     settings_from,
 )
-from resi.config import ValidatorSettings
 from resi.logs import configure_logging_from
-from resi.validate.factory import open_validator
-from resi.validate.loop import EpochOutcome
+
+if TYPE_CHECKING:
+    # The validator pulls in pyarrow, the scorer and the chain: imported when the command runs.
+    from rich.progress import TaskID
+
+    from resi.config import ValidatorSettings
+    from resi.validate.loop import EpochOutcome
 
 
 @handle_errors
 def command(
-    wallet: str = typer.Option(None, "--wallet", help="Wallet (coldkey) name."),
-    hotkey: str = typer.Option(None, "--hotkey", help="Hotkey name inside the wallet."),
-    wallet_path: Path = typer.Option(None, "--wallet-path", help="Directory holding wallets."),
-    api_url: str = typer.Option(None, "--api-url", help="Base URL of the resi API."),
-    source: str = typer.Option(
-        None, "--source", help="Listing source for spot checks: zillow or sim."
-    ),
-    sim_url: str = typer.Option(None, "--sim-url", help="Simulated market URL (--source sim)."),
+    wallet: str = WalletOption,
+    hotkey: str = HotkeyOption,
+    wallet_path: Path = WalletPathOption,
+    api_url: str = ApiUrlOption,
+    source: str = SourceOption,
+    sim_url: str = SimUrlOption,
     workdir: Path = typer.Option(None, "--workdir", help="Checkpoints, downloads and reports."),
     weights_interval: int = typer.Option(
         None, "--weights-interval", help="Blocks between weight settings."
@@ -43,13 +51,10 @@ def command(
     sets: list[str] = SetOption,
 ) -> None:
     """Validate each completed epoch, upload the report and winners, post the hash, set weights."""
+    from resi.config import ValidatorSettings
+
     flags: dict[str, Any] = {
-        "wallet_name": wallet,
-        "wallet_hotkey": hotkey,
-        "wallet_path": wallet_path,
-        "api_url": api_url,
-        "source": source,
-        "sim_url": sim_url,
+        **client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url),
         "workdir": workdir,
         "weights_interval": weights_interval,
         "log_json": True if json_out else None,
@@ -79,6 +84,10 @@ def _summary(o: EpochOutcome) -> dict[str, Any]:
 
 
 async def _main(settings: ValidatorSettings, once: bool, json_out: bool) -> list[EpochOutcome]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from resi.validate.factory import open_validator
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

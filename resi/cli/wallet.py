@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from resi.cli.common import console, handle_errors
+from resi.cli.common import JsonOption, console, handle_errors
 from resi.wallet import WalletInfo, create_wallet, show_wallet
 
 app = typer.Typer(
@@ -20,7 +20,6 @@ HotkeyOption = typer.Option("default", "--hotkey", help="Hotkey name inside the 
 PathOption = typer.Option(
     Path("~/.bittensor/wallets"), "--path", help="Directory that holds the wallets."
 )
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 def _print(info: WalletInfo, as_json: bool) -> None:

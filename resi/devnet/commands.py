@@ -113,40 +113,35 @@ def _client_env(
     }
 
 
+def _client_argv(
+    command: str, plan: DevnetPlan, identity: Identity, ep: Endpoints
+) -> tuple[str, ...]:
+    """``resi mine`` / ``resi validate`` against the devnet's API and simulated market."""
+    argv = resi_argv(
+        command,
+        "--source",
+        "sim",
+        "--sim-url",
+        ep.sim_url,
+        "--api-url",
+        ep.api_url,
+        "--workdir",
+        str(workdir(plan, identity.name)),
+        "--json",  # log lines, not progress bars, in the log file
+    )
+    return tuple(argv)
+
+
 def validator(plan: DevnetPlan, ids: Identities, v: Identity, ep: Endpoints) -> ChildSpec:
     env = {**_client_env(plan, ids, v, ep), **_s3_env(ep)}
     env["RESI_WEIGHTS_INTERVAL"] = str(plan.weights_interval_blocks)
     env["RESI_BURN_UID"] = str(ids.burn.uid)
-    argv = resi_argv(
-        "validate",
-        "--source",
-        "sim",
-        "--sim-url",
-        ep.sim_url,
-        "--api-url",
-        ep.api_url,
-        "--workdir",
-        str(workdir(plan, v.name)),
-        "--json",  # log lines, not progress bars, in the log file
-    )
-    return ChildSpec(v.name, tuple(argv), env)
+    return ChildSpec(v.name, _client_argv("validate", plan, v, ep), env)
 
 
 def honest_miner(plan: DevnetPlan, ids: Identities, m: Identity, ep: Endpoints) -> ChildSpec:
     env = _client_env(plan, ids, m, ep)
-    argv = resi_argv(
-        "mine",
-        "--source",
-        "sim",
-        "--sim-url",
-        ep.sim_url,
-        "--api-url",
-        ep.api_url,
-        "--workdir",
-        str(workdir(plan, m.name)),
-        "--json",  # log lines, not progress bars, in the log file
-    )
-    return ChildSpec(m.name, tuple(argv), env)
+    return ChildSpec(m.name, _client_argv("mine", plan, m, ep), env)
 
 
 def scenario_spec_path(plan: DevnetPlan) -> Path:

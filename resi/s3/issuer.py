@@ -179,7 +179,9 @@ class S3Issuer:
         self._client: Any = None
 
     @classmethod
-    def from_settings(cls, settings: S3SettingsLike, *, timeout: float = 20.0) -> S3Issuer:
+    def from_settings(
+        cls, settings: S3SettingsLike, *, timeout: float = 20.0, max_attempts: int = 3
+    ) -> S3Issuer:
         """Build from ``S3Settings`` (or any role settings carrying the ``s3_*`` fields)."""
         return cls(
             bucket=settings.s3_bucket,
@@ -189,6 +191,7 @@ class S3Issuer:
             secret_key=settings.s3_secret_key,
             addressing_style=settings.s3_addressing_style,
             timeout=timeout,
+            max_attempts=max_attempts,
         )
 
     async def __aenter__(self) -> S3Issuer:

@@ -40,20 +40,7 @@ from resi.score.models import (
     exact,
 )
 from resi.score.sampling import draw_indices, max_draws, sample_size, spot_seed
-
-REQUIRED_FIELDS = (
-    "listing_id",
-    "source",
-    "url",
-    "zipcode",
-    "address",
-    "city",
-    "state",
-    "price",
-    "status",
-    "property_type",
-    "scraped_at",
-)
+from resi.scrape.listing import REQUIRED_COLUMNS
 
 # (column, lowest, highest) for values that must be sane when present.
 PLAUSIBLE_RANGES: tuple[tuple[str, float, float], ...] = (
@@ -66,7 +53,7 @@ PLAUSIBLE_RANGES: tuple[tuple[str, float, float], ...] = (
     ("photo_count", 0, 10_000),
 )
 # What a sampled row records: enough to look the listing up and compare it (tier 3).
-CLAIMED_FIELDS = (*REQUIRED_FIELDS, "bedrooms", "bathrooms", "living_area_sqft")
+CLAIMED_FIELDS = (*REQUIRED_COLUMNS, "bedrooms", "bathrooms", "living_area_sqft")
 EARLIEST_YEAR_BUILT = 1600
 URL_ID_PATTERN = r"(?P<id>[0-9A-Za-z]+)_zpid"
 EARTH_RADIUS_KM = 6371.0088
@@ -105,8 +92,8 @@ def _present(table: pa.Table, name: str) -> Any:
 
 def complete_mask(table: pa.Table) -> Any:
     """Per row: every required field present."""
-    mask = _present(table, REQUIRED_FIELDS[0])
-    for name in REQUIRED_FIELDS[1:]:
+    mask = _present(table, REQUIRED_COLUMNS[0])
+    for name in REQUIRED_COLUMNS[1:]:
         mask = pc.and_(mask, _present(table, name))
     return mask
 

@@ -61,20 +61,6 @@ class Listing:
     photo_count: int | None = None
 
 
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "listing_id",
-    "source",
-    "url",
-    "zipcode",
-    "address",
-    "city",
-    "state",
-    "price",
-    "status",
-    "property_type",
-    "scraped_at",
-)
-
 LISTING_SCHEMA: pa.Schema = pa.schema(
     [
         pa.field("listing_id", pa.string(), nullable=False),
@@ -104,6 +90,9 @@ LISTING_SCHEMA: pa.Schema = pa.schema(
 )
 
 assert tuple(f.name for f in fields(Listing)) == tuple(LISTING_SCHEMA.names)
+
+# The columns every row must fill: the schema's non-nullable fields (scoring's tier 2 uses these).
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in LISTING_SCHEMA if not f.nullable)
 
 _META_KEYS = ("epoch_id", "nonce", "miner_hotkey", "zipcode", "schema_version")
 

@@ -36,12 +36,7 @@ async def open_validator(
         proxies=settings.proxies,
         concurrency=settings.lookup_concurrency,
     )
-    client = ApiClient(
-        settings.api_url,
-        keypair,
-        receiver_ss58=settings.api_hotkey,
-        timeout=settings.http_timeout,
-    )
+    client = ApiClient.from_settings(settings, keypair)
     try:
         async with httpx.AsyncClient(timeout=settings.http_timeout) as http:
             yield Validator(

@@ -28,6 +28,7 @@ from resi.score.models import (
     EpochResult,
     FileAssessment,
     Lookup,
+    SpotEvidence,
 )
 from resi.scrape.listing import read_listings
 
@@ -35,6 +36,19 @@ REPORT_SCHEMA_VERSION = 1
 REPORT_NAME = "validation_report.json"
 DATA_NAME = "validated_data.parquet"
 METADATA_NAME = "epoch_metadata.json"
+
+
+def evidence_json(e: SpotEvidence) -> dict[str, Any]:
+    """One sampled listing's spot-check evidence as JSON-ready data (claimed vs observed)."""
+    return {
+        "index": e.index,
+        "key": e.key,
+        "status": e.status.value,
+        "match": e.match,
+        "mismatched": list(e.mismatched),
+        "claimed": dict(e.claimed),
+        "observed": asdict(e.observed) if e.observed else None,
+    }
 
 
 def _decision_json(d: Decision) -> dict[str, Any]:
@@ -59,18 +73,7 @@ def _decision_json(d: Decision) -> dict[str, Any]:
             "draws": d.spot.draws,
             "verified": d.spot.verified,
             "matched": d.spot.matched,
-            "evidence": [
-                {
-                    "index": e.index,
-                    "key": e.key,
-                    "status": e.status.value,
-                    "match": e.match,
-                    "mismatched": list(e.mismatched),
-                    "claimed": dict(e.claimed),
-                    "observed": asdict(e.observed) if e.observed else None,
-                }
-                for e in d.spot.evidence
-            ],
+            "evidence": [evidence_json(e) for e in d.spot.evidence],
         }
     return out
 

@@ -121,7 +121,9 @@ class Proc:
         try:
             return self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.name} still running after {timeout:.0f}s:\n{self.tail()}")
+            raise AssertionError(
+                f"{self.name} still running after {timeout:.0f}s:\n{self.tail()}"
+            ) from None
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM, then SIGKILL after ``timeout`` s; returns the exit code (None if never run)."""
@@ -216,14 +218,23 @@ def api_proc(name: str, env: Mapping[str, str], port: int, log_dir: Path) -> Pro
     return Proc(name, argv, dict(env), log_dir / f"{name}.log")
 
 
-def start_api(proc: Proc, *, within: float = 45.0) -> str:
-    """Start ``proc`` (a serve-api Proc) and wait until it serves; returns its base URL."""
-    port = proc.argv[proc.argv.index("--port") + 1]
-    url = f"http://127.0.0.1:{port}"
-    proc.start()
+def api_url(proc: Proc) -> str:
+    """Base URL of a serve-api Proc (from its ``--port``)."""
+    return f"http://127.0.0.1:{proc.argv[proc.argv.index('--port') + 1]}"
+
+
+def wait_api(proc: Proc, *, within: float = 60.0) -> str:
+    """Wait until a started serve-api Proc serves; returns its base URL."""
+    url = api_url(proc)
     wait_until(f"{proc.name} to serve", lambda: http_ok(url + "/openapi.json"),
                within=within, procs=(proc,))  # fmt: skip
     return url
+
+
+def start_api(proc: Proc, *, within: float = 60.0) -> str:
+    """Start ``proc`` (a serve-api Proc) and wait until it serves; returns its base URL."""
+    proc.start()
+    return wait_api(proc, within=within)
 
 
 def miner_proc(
@@ -313,7 +324,11 @@ class EpochPlan:
 
 
 def pick_epoch(
-    min_left: float, max_left: float | None = None, *, within: float = 60.0
+    min_left: float,
+    max_left: float | None = None,
+    *,
+    max_length: int = 3_600,
+    within: float = 60.0,
 ) -> EpochPlan:
     """Choose an epoch length (a divisor of a day, smallest first) whose current epoch still has
     between ``min_left`` and ``max_left`` seconds to run; waits (up to ``within`` s) if none has.
@@ -324,7 +339,7 @@ def pick_epoch(
     deadline = time.monotonic() + within
     while True:
         now = time.time()
-        for length in DAY_DIVISORS:
+        for length in (d for d in DAY_DIVISORS if d <= max_length):
             left = length - now % length
             if left >= min_left and (max_left is None or left <= max_left):
                 start = datetime.fromtimestamp(now - now % length, UTC)

@@ -21,8 +21,7 @@ from pydantic import BaseModel
 
 from resi.api.metrics import ApiMetrics
 from resi.cli.app import app
-from resi.cli.health import HealthSettings
-from resi.config import ROLES
+from resi.config import ROLES, HealthSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = [ROOT / "docs" / name for name in ("operator.md", "validator.md", "miner.md")]

@@ -85,6 +85,23 @@ def test_file_is_zstd_with_required_columns_non_nullable(tmp_path: Path) -> None
     assert schema.metadata[b"schema_version"] == SCHEMA_VERSION.encode()
 
 
+def test_required_columns_are_the_core_listing_fields() -> None:
+    # The tier-2 completeness check reads this list; it is the schema's non-nullable fields.
+    assert REQUIRED_COLUMNS == (
+        "listing_id",
+        "source",
+        "url",
+        "zipcode",
+        "address",
+        "city",
+        "state",
+        "price",
+        "status",
+        "property_type",
+        "scraped_at",
+    )
+
+
 def test_same_input_same_bytes(tmp_path: Path) -> None:
     a = write_listings(tmp_path / "a.parquet", sample(), META)
     b = write_listings(tmp_path / "b.parquet", sample(), META)

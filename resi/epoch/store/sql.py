@@ -25,6 +25,7 @@ from resi.epoch.store.admission import (
     AdmissionResult,
     BucketKey,
     NonceKey,
+    RateHit,
     bucket_hits,
     hand_out,
     plan_admissions,
@@ -483,11 +484,14 @@ class SqlStore:
         Data-modifying CTEs: insert the nonces, count the fresh ones that carry a rate hit per
         bucket, upsert the buckets; the result rows say which nonces were new and the totals.
         """
-        expires = {}
+        expires: dict[NonceKey, datetime] = {}
         for item in plan.items:
             expires.setdefault((item.hotkey, int(item.nonce_ns)), item.expires_at)
-        rated = [(k, plan.items[plan.first_index[k]].rate) for k in plan.candidates]
-        rated = [(k, r) for k, r in rated if r is not None]
+        rated: list[tuple[NonceKey, RateHit]] = []
+        for k in plan.candidates:
+            rate = plan.items[plan.first_index[k]].rate
+            if rate is not None:
+                rated.append((k, rate))
         async with self._driver.connection() as c:
             rows = await c.fetch(
                 "WITH fresh AS ("
@@ -528,7 +532,7 @@ class SqlStore:
 
     async def _insert_nonces(self, c: Any, plan: AdmissionPlan) -> set[NonceKey]:
         """SQLite: insert the batch's candidate nonces; returns those that were new."""
-        expires = {}
+        expires: dict[NonceKey, datetime] = {}
         for item in plan.items:
             expires.setdefault((item.hotkey, int(item.nonce_ns)), item.expires_at)
         rows: list[Row] = []
