@@ -294,6 +294,18 @@ class MinerSettings(
         Path("~/.resi/miner"), description="Local state and files of the miner (resumable)."
     )
     poll_seconds: float = Field(30.0, gt=0, description="How often the miner polls the API.")
+    relay_urls: tuple[str, ...] = Field(
+        (),
+        description="Validator assignment relays (comma-separated URLs) asked, in turn, for the "
+        "API-signed assignment while the API is unreachable; needs `api_hotkey` to verify it.",
+    )
+
+    @field_validator("relay_urls", mode="before")
+    @classmethod
+    def _split_relay_urls(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(s.strip() for s in v.split(",") if s.strip())
+        return v
 
 
 class ValidatorSettings(
@@ -318,6 +330,14 @@ class ValidatorSettings(
     max_file_bytes: int = Field(
         200 * 1_048_576, gt=0, description="Largest miner file the validator downloads."
     )
+    relay_port: int = Field(
+        0,
+        ge=0,
+        le=65_535,
+        description="Port of the assignment relay that serves the API-signed assignment to "
+        "registered miners while the API is down (0 = no relay).",
+    )
+    relay_host: str = Field("0.0.0.0", description="Address the assignment relay listens on.")
 
 
 class HealthSettings(

@@ -20,6 +20,7 @@
     ├── ApiError                   HTTP error with a status and a machine code
     │   └── ApiUnavailable         transient: API unreachable, or 5xx/429 after retries
     ├── ScoreError                 scoring inputs are inconsistent
+    ├── SignatureError             a signed document does not verify (tampered / wrong signer)
     └── DevnetError                a devnet part failed to start or died (carries its log path)
 
 Every error carries a human message. ``ApiError`` also carries ``status`` and ``code`` and is
@@ -136,6 +137,10 @@ class ApiUnavailable(ApiError):
 
 class ScoreError(ResiError):
     """Scoring inputs are inconsistent."""
+
+
+class SignatureError(ResiError):
+    """A signed document (e.g. a relayed assignment) is tampered or signed by an unexpected key."""
 
 
 class DevnetError(ResiError):

@@ -19,7 +19,8 @@ from aiohttp import web
 
 from resi import __version__
 from resi.api import client as paths
-from resi.api import miner_routes, public_routes, validator_routes
+from resi.api import miner_routes, public_routes, signed_routes, validator_routes
+from resi.api.assignment_doc import SignedAssignment
 from resi.api.auth import gate_middleware
 from resi.api.background import (
     PURGE_SECONDS,
@@ -64,6 +65,11 @@ def route_specs() -> list[RouteSpec]:
         RouteSpec("current", "GET", paths.CURRENT, Role.MINER, miner_routes.current,
                   "The active epoch's zipcodes (no honeypot flags).",
                   response=CurrentAssignment, errors=(404,)),
+        RouteSpec("signed_current", "GET", paths.SIGNED_CURRENT, Role.PUBLIC,
+                  signed_routes.signed_current,
+                  "The active epoch's public document signed by the API's hotkey (what "
+                  "validator relays hand to miners while the API is unreachable).",
+                  response=SignedAssignment, errors=(404,)),
         RouteSpec("status", "POST", paths.STATUS, Role.MINER, miner_routes.status,
                   "Report a status and commit uploaded files (server receive time).",
                   request=StatusUpdate, response=StatusReceipt, errors=(409,)),
@@ -146,6 +152,7 @@ def create_app(
     app[STATE_KEY] = state
     app[BACKGROUND_KEY] = background
     app[MANAGER_KEY] = manager
+    signed_routes.install(app, keypair)
     specs = route_specs()
     app[SPECS_KEY] = {s.name: s for s in specs}
     for spec in specs:

@@ -23,6 +23,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from resi.api.assignment_doc import SignedAssignment
 from resi.api.schemas import (
     CommitItem,
     Consensus,
@@ -50,6 +51,7 @@ M = TypeVar("M", bound=BaseModel)
 
 # Paths of the API (the server's router uses the same constants).
 CURRENT = "/api/v1/zipcode-assignments/current"
+SIGNED_CURRENT = "/api/v1/zipcode-assignments/signed"
 STATUS = "/api/v1/zipcode-assignments/status"
 STATS = "/api/v1/zipcode-assignments/stats"
 EPOCH_INPUTS = "/api/v1/zipcode-assignments/epoch/{epoch_id}"
@@ -193,6 +195,10 @@ class ApiClient:
     async def stats(self) -> Stats:
         """Epoch timing, recent epochs and participation counts."""
         return await self._call("GET", STATS, Stats, retry=True)
+
+    async def signed_assignment(self) -> SignedAssignment:
+        """The active epoch's public document signed by the API's hotkey (not verified here)."""
+        return await self._call("GET", SIGNED_CURRENT, SignedAssignment, retry=True)
 
     async def health(self) -> Health:
         """The API's health report; a 503 still carries a parsed report with ``ok=False``."""

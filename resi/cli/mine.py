@@ -95,6 +95,14 @@ async def _main(settings: MinerSettings, once: bool) -> EpochOutcome | None:
     from resi.wallet import load_keypair
 
     keypair = load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
+    # Built first: a relay list without api_hotkey is a ConfigError before anything opens.
+    relay = None
+    if settings.relay_urls:
+        from resi.scrape.relay_client import RelayFallback
+
+        relay = RelayFallback(
+            settings.relay_urls, keypair, settings.api_hotkey, timeout=settings.http_timeout
+        )
     source = open_source(
         settings.source,
         sim_url=settings.sim_url,
@@ -112,6 +120,7 @@ async def _main(settings: MinerSettings, once: bool) -> EpochOutcome | None:
         concurrency=settings.scrape_concurrency,
         on_progress=reporter,
         poll_seconds=settings.poll_seconds,
+        relay=relay,
     )
     try:
         with reporter:
@@ -123,6 +132,8 @@ async def _main(settings: MinerSettings, once: bool) -> EpochOutcome | None:
         await miner.aclose()
         await source.aclose()
         await client.aclose()
+        if relay is not None:
+            await relay.aclose()
 
 
 def _json_line(data: dict[str, Any]) -> None:

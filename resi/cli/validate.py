@@ -46,6 +46,9 @@ def command(
         None, "--weights-interval", help="Blocks between weight settings."
     ),
     once: bool = typer.Option(False, "--once", help="Validate what is pending, then exit."),
+    relay_port: int = typer.Option(
+        None, "--relay-port", help="Serve the API-signed assignment to miners here (0 = off)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="JSON output instead of progress bars."),
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
@@ -57,6 +60,7 @@ def command(
         **client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url),
         "workdir": workdir,
         "weights_interval": weights_interval,
+        "relay_port": relay_port,
         "log_json": True if json_out else None,
     }
     settings = settings_from(ValidatorSettings, flags, config, sets)
@@ -106,6 +110,16 @@ async def _main(settings: ValidatorSettings, once: bool, json_out: bool) -> list
 
     with progress:
         async with open_validator(settings, on_progress=on_progress) as validator:
+            if settings.relay_port:
+                from resi.validate.relay import run_with_relay
+
+                return await run_with_relay(
+                    validator,
+                    settings.relay_host,
+                    settings.relay_port,
+                    interval=settings.poll_seconds,
+                    once=once,
+                )
             if once:
                 return await validator.run_once()
             await validator.run_forever()

@@ -31,6 +31,7 @@ from resi.errors import (
 )
 from resi.s3.layout import miner_key
 from resi.s3.transfer import upload_file
+from resi.scrape.late_commits import flush_queued_commits
 from resi.scrape.listing import FileMetadata, Listing, WrittenFile, write_listings
 from resi.scrape.miner_state import EpochProgress, StateStore
 from resi.scrape.source import ListingSource
@@ -186,6 +187,7 @@ class Miner:
         scrape_attempts: int = 3,
         commit_grace: float = 30.0,
         http: httpx.AsyncClient | None = None,
+        relay: Callable[[], Awaitable[CurrentAssignment | None]] | None = None,
     ) -> None:
         self.client = client
         self.source = source
@@ -203,6 +205,8 @@ class Miner:
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(120.0))
         self._grants: dict[str, UploadGrant] = {}
         self._grant_lock = anyio.Lock()
+        # Asked for a signed assignment while the API is unreachable (resi.scrape.relay_client).
+        self._relay = relay
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -224,6 +228,7 @@ class Miner:
         assignment = await self.current_assignment(wait=wait)
         if assignment is None:
             return None
+        await self._flush_late_commits()
         state = await self.store.load(assignment.epoch_id)
         if state is not None and state.completed_reported:
             return self._outcome(state, deadline_reached=False)
@@ -246,6 +251,9 @@ class Miner:
                     log.warning("API unavailable (%s); working from the cached assignment", exc)
                     self._emit(MinerEvent("api_unavailable", cached.epoch_id, detail=str(exc)))
                     return cached
+                relayed = await self._relayed(exc)
+                if relayed is not None:
+                    return relayed
                 self._emit(MinerEvent("waiting", detail=f"no assignment yet ({exc.code})"))
                 if not wait:
                     return None
@@ -253,6 +261,29 @@ class Miner:
                 continue
             await self.store.save_assignment(assignment)
             return assignment
+
+    async def _relayed(self, exc: ApiError) -> CurrentAssignment | None:
+        """A verified assignment from a validator relay while the API is unreachable, or None."""
+        if self._relay is None or not isinstance(exc, ApiUnavailable):
+            return None
+        relayed = await self._relay()
+        if relayed is None or relayed.deadline <= self.now():
+            return None
+        await self.store.save_assignment(relayed)
+        self._emit(MinerEvent("api_unavailable", relayed.epoch_id, detail=f"{exc}; relayed"))
+        return relayed
+
+    async def _flush_late_commits(self) -> None:
+        """Send commits queued past an earlier deadline; the API's verdicts become events."""
+        try:
+            verdicts = await flush_queued_commits(self.client, self.store, self.now())
+        except ApiError as exc:
+            log.warning("queued commits still wait for the API (%s)", exc)
+            return
+        for v in verdicts:
+            kind: EventKind = "zipcode_committed" if v.accepted else "zipcode_failed"
+            detail = f"late commit {'accepted' if v.accepted else 'refused'}: {v.status} {v.code}"
+            self._emit(MinerEvent(kind, v.epoch_id, v.zipcode, detail=detail))
 
     async def _wait_for_next_epoch(self) -> None:
         try:

@@ -81,6 +81,7 @@ def test_api_killed_mid_epoch_loses_no_commit(
     assert outcome["committed"] == outcome["zipcodes"] > committed_before, outcome
     assert not outcome.get("deadline_reached")
     assert api.starts == 2
+    assert events(miner, "api_unavailable")  # the miner did notice the outage
 
     assigned = with_store(db_url, lambda s: s.get_assignments(epoch_id))
     commits = with_store(db_url, lambda s: s.list_commits(epoch_id))

@@ -91,7 +91,7 @@ def test_validator_killed_mid_validation_resumes_to_same_hash(
     for v in (val_a, val_b):
         chain.register(v.hotkey_ss58, v.coldkey_ss58, 5_000.0, True)
     # The epoch must outlast API start-up plus mining, then end soon (short wait to COMPLETED).
-    plan = pick_epoch(min_left=30, max_left=45, max_length=120)
+    plan = pick_epoch(min_left=35, max_left=50, max_length=120)
     api = api_proc(
         "api", api_env(db_url, local_s3, chain.path, plan.seconds), free_port(), tmp_path
     )
