@@ -166,7 +166,10 @@ class PostgresDriver:
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str, min_size: int = 1, max_size: int = 10) -> PostgresDriver:
+    async def open(cls, url: str, min_size: int = 0, max_size: int = 10) -> PostgresDriver:
+        # No idle-connection floor by default: while PostgreSQL is down asyncpg would log a
+        # traceback every second trying to restore it. Connections open on demand; migrations
+        # run right after open, so a bad URL still fails at start-up.
         with translate_errors("connecting to PostgreSQL"):
             pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
         return cls(pool)
