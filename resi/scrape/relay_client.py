@@ -94,16 +94,20 @@ class RelayFallback:
         try:
             signed = await self._fetch(url)
         except httpx.HTTPError as exc:
-            return self._reject(url, "UNREACHABLE", type(exc).__name__)
+            self._reject(url, "UNREACHABLE", type(exc).__name__)
+            return None
         if isinstance(signed, str):
-            return self._reject(url, signed, "relay refused the request")
+            self._reject(url, signed, "relay refused the request")
+            return None
         try:
             assignment = verify_assignment(signed, self.api_hotkey)
         except SignatureError as exc:
             log.error("relay %s served a document that does not verify: %s", url, exc)
-            return self._reject(url, "BAD_SIGNATURE", str(exc))
+            self._reject(url, "BAD_SIGNATURE", str(exc))
+            return None
         if not is_current(assignment, self.now()):
-            return self._reject(url, "STALE", f"epoch {assignment.epoch_id} is not current")
+            self._reject(url, "STALE", f"epoch {assignment.epoch_id} is not current")
+            return None
         return assignment
 
     async def _fetch(self, url: str) -> SignedAssignment | str:
@@ -127,7 +131,6 @@ class RelayFallback:
     def _reject(self, url: str, code: str, detail: str) -> None:
         self.last_errors[url] = code
         log.warning("relay %s: no usable assignment (%s: %s)", url, code, detail)
-        return None
 
 
 def _error_code(response: httpx.Response) -> str:
