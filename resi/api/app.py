@@ -65,7 +65,7 @@ def route_specs() -> list[RouteSpec]:
         RouteSpec("current", "GET", paths.CURRENT, Role.MINER, miner_routes.current,
                   "The active epoch's zipcodes (no honeypot flags).",
                   response=CurrentAssignment, errors=(404,)),
-        RouteSpec("signed_current", "GET", paths.SIGNED_CURRENT, Role.PUBLIC,
+        RouteSpec("signed_current", "GET", paths.SIGNED_CURRENT, Role.MINER,
                   signed_routes.signed_current,
                   "The active epoch's public document signed by the API's hotkey (what "
                   "validator relays hand to miners while the API is unreachable).",

@@ -98,6 +98,7 @@ class LocalS3:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._ports: dict[str, int] = {}
+        self._last_ports: dict[str, int] = {}
         self._creds: dict[str, tuple[str, str]] = {}
         # Not the global random: a private generator, seeded from the OS, only picks ports.
         self._rng = random.Random(secrets.randbits(64))
@@ -293,7 +294,26 @@ class LocalS3:
             self._log.close()
             self._log = None
         self._remove_stray_sockets()
-        self._ports = {}
+        self._last_ports, self._ports = self._ports or self._last_ports, {}
+
+    def restart(self) -> LocalS3:
+        """Start again on the ports it last had, with the same data and keys; return ``self``.
+
+        A real outage ends with the store back at the same address, and clients hold presigned
+        URLs naming it; ``start()`` would pick fresh ports. Stops a running server first.
+        Raises ``StorageError`` if it was never started or does not become ready.
+        """
+        self.stop()
+        if not self._last_ports:
+            raise StorageError("LocalS3.restart() needs a server that was started before")
+        self._ports = dict(self._last_ports)
+        self._spawn()
+        try:
+            self._wait_ready()
+        except StorageError:
+            self.stop()
+            raise
+        return self
 
     def _remove_stray_sockets(self) -> None:
         # weed may leave empty /tmp/seaweedfs-*-grpc-<port>.sock files; remove only ours.

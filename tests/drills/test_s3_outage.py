@@ -47,19 +47,6 @@ pytestmark = pytest.mark.drill
 OUTAGE_SECONDS = 12.0
 
 
-def start_on_ports(s3: LocalS3, ports: dict[str, int]) -> None:
-    """Start a stopped ``s3`` again on ``ports`` (the ones it had) and its data directory.
-
-    ``LocalS3.start()`` always picks fresh ports, but clients hold presigned URLs naming the old
-    endpoint, and a real outage ends with the store back at the same address. LocalS3 has no
-    public way to ask for given ports, hence the private attributes (a ``LocalS3.restart()``
-    would be the clean API).
-    """
-    s3._ports = dict(ports)
-    s3._spawn()
-    s3._wait_ready()
-
-
 def stored_sha256(s3: LocalS3, key: str) -> str | None:
     client = boto3.client(
         "s3",
@@ -110,13 +97,12 @@ def test_s3_outage_commits_only_stored_files(
             miner.start()
             wait_until("the first upload", lambda: bool(events(miner, "zipcode_uploaded")),
                        within=30, procs=(miner, api))  # fmt: skip
-            ports = dict(private_s3._ports)
             private_s3.stop()
             timer.mark("s3_stopped")
             uploaded_before = len(events(miner, "zipcode_uploaded"))
             time.sleep(OUTAGE_SECONDS)
             failed_during = [e for e in events(miner, "api_unavailable") if "upload" in str(e)]
-            start_on_ports(private_s3, ports)
+            private_s3.restart()
             timer.mark("s3_restarted")
             assert private_s3.endpoint == env["RESI_S3_ENDPOINT"]
             miner.wait(timeout=50)

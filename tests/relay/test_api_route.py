@@ -22,10 +22,10 @@ async def test_signed_document_verifies_and_equals_current(
 ) -> None:
     async with signing_api_factory(db_url) as api:
         server = api.server
-        async with server.client(None) as public, server.client(server.keys.miner) as miner:
-            signed = await public.signed_assignment()
+        async with server.client(server.keys.miner) as miner:
+            signed = await miner.signed_assignment()
             current = await miner.current_assignment()
-            again = await public.signed_assignment()
+            again = await miner.signed_assignment()
     assert signed.api_hotkey == api.hotkey
     assert verify_assignment(signed, api.hotkey) == current
     assert current.epoch_id == server.epochs.active.epoch_id
@@ -35,21 +35,26 @@ async def test_signed_document_verifies_and_equals_current(
 
 async def test_pending_epoch_is_never_served(signing_api: SigningApi) -> None:
     server = signing_api.server
-    async with server.client(None) as public:
-        signed = await public.signed_assignment()
+    async with server.client(server.keys.miner) as miner:
+        signed = await miner.signed_assignment()
     pending = server.epochs.pending
     assert signed.document["epoch_id"] != pending.epoch_id
     assert pending.nonce not in signed.model_dump_json()
 
 
-async def test_api_without_a_hotkey_answers_404_no_signer(api_server: ApiServer) -> None:
-    async with httpx.AsyncClient(base_url=api_server.base_url) as http:
+async def test_signed_document_is_for_registered_hotkeys_only(signing_api: SigningApi) -> None:
+    # Like /current, the active epoch's zipcodes are not for anonymous readers.
+    async with httpx.AsyncClient(base_url=signing_api.server.base_url) as http:
         response = await http.get(SIGNED_CURRENT)
-    assert response.status_code == 404
-    assert response.json()["error"] == "NO_SIGNER"
-    async with api_server.client(None) as public:
+    assert response.status_code == 401
+    assert response.json()["error"] == "MalformedAuth"
+
+
+async def test_api_without_a_hotkey_answers_404_no_signer(api_server: ApiServer) -> None:
+    async with api_server.client(api_server.keys.miner) as miner:
         with pytest.raises(ApiError) as caught:
-            await public.signed_assignment()
+            await miner.signed_assignment()
+    assert caught.value.status == 404
     assert caught.value.code == "NO_SIGNER"
 
 

@@ -48,8 +48,8 @@ async def validator_relay(api: SigningApi) -> AsyncIterator[str]:
 async def forged_relay(api: SigningApi) -> AsyncIterator[str]:
     """A malicious relay: the real epoch with other zipcodes, signed by some other key."""
     server = api.server
-    async with server.client(None) as public:
-        genuine = await public.signed_assignment()
+    async with server.client(server.keys.miner) as miner:
+        genuine = await miner.signed_assignment()
     doc = dict(genuine.document)
     doc["zipcodes"] = [{**z, "zipcode": "99999"} for z in doc["zipcodes"]]
     forged = sign_assignment(doc, Keypair.create_from_uri("//forger")).model_copy(
