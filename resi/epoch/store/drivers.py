@@ -23,8 +23,12 @@ Row = dict[str, Any]
 
 _DB_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
+    sqlite3.Warning,  # DB-API's Warning is an Exception, not a warnings.Warning
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # Raised when a connection breaks mid-operation (e.g. PostgreSQL restarted under load):
+    # "cannot switch to state 12; another operation is in progress".
+    asyncpg.InternalClientError,
     OSError,
     ValueError,  # aiosqlite raises ValueError on a closed connection
 )
