@@ -67,20 +67,67 @@ def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
     return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
 
 
+def _normalised_unique(values: pa.ChunkedArray) -> Any:
+    """``normalised_addresses`` computed once per distinct address (files repeat addresses)."""
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    return pc.take(normalised_addresses(encoded.dictionary), encoded.indices)
+
+
+def _repeat_index(sizes: Sequence[int]) -> Any:
+    """0 repeated sizes[0] times, 1 repeated sizes[1] times, ... (run-end decoded, no loops)."""
+    ends, values, total = [], [], 0
+    for i, n in enumerate(sizes):
+        if n:
+            total += n
+            ends.append(total)
+            values.append(i)
+    if not ends:
+        return pa.array([], pa.int32())
+    return pc.run_end_decode(
+        pa.RunEndEncodedArray.from_arrays(pa.array(ends, pa.int32()), pa.array(values, pa.int32()))
+    )
+
+
+def _null_if_empty(values: Any) -> Any:
+    return pc.if_else(pc.fill_null(pc.greater(pc.utf8_length(values), 0), False), values, None)
+
+
+def distinct_active_many(tables: Sequence[pa.Table]) -> list[int]:
+    """``distinct_active`` of each table, computed in one pass over all of them (per zipcode)."""
+    if not tables:
+        return []
+    parts = [
+        pa.table(
+            {
+                name: pc.cast(_column(t, name), pa.string())
+                for name in ("listing_id", "status", "address")
+            }
+        )
+        for t in tables
+    ]
+    big = pa.concat_tables(parts).combine_chunks()
+    files = _repeat_index([t.num_rows for t in parts])
+    status = pc.utf8_upper(pc.utf8_trim_whitespace(big.column("status")))
+    active = pc.fill_null(pc.is_in(status, value_set=pa.array(sorted(ACTIVE_STATUSES))), False)
+    keyed = pa.table(
+        {
+            "f": files,
+            # empty ids/addresses are no property at all: null is not counted
+            "id": _null_if_empty(canonical_ids(big.column("listing_id"))),
+            "addr": _null_if_empty(_normalised_unique(big.column("address"))),
+        }
+    ).filter(active)
+    grouped = keyed.group_by("f").aggregate([("id", "count_distinct"), ("addr", "count_distinct")])
+    out = [0] * len(tables)
+    cols = grouped.to_pydict()
+    for i, f in enumerate(cols["f"]):
+        out[f] = int(min(cols["id_count_distinct"][i], cols["addr_count_distinct"][i]))
+    return out
+
+
 def distinct_active(table: pa.Table) -> int:
     """Distinct active properties in ``table`` (see the module docstring)."""
-    if table.num_rows == 0:
-        return 0
-    status = pc.utf8_upper(pc.utf8_trim_whitespace(pc.cast(_column(table, "status"), pa.string())))
-    active = pc.fill_null(pc.is_in(status, value_set=pa.array(sorted(ACTIVE_STATUSES))), False)
-    ids = pc.filter(canonical_ids(_column(table, "listing_id")), active)
-    addresses = pc.filter(normalised_addresses(_column(table, "address")), active)
-    # empty ids/addresses are no property at all
-    ids = pc.filter(ids, pc.fill_null(pc.greater(pc.utf8_length(ids), 0), False))
-    addresses = pc.filter(addresses, pc.fill_null(pc.greater(pc.utf8_length(addresses), 0), False))
-    n_ids = pc.count_distinct(ids, mode="only_valid").as_py()
-    n_addresses = pc.count_distinct(addresses, mode="only_valid").as_py()
-    return int(min(n_ids, n_addresses))
+    return distinct_active_many([table])[0]
 
 
 def with_distinct_active(
@@ -92,10 +139,17 @@ def with_distinct_active(
     Files that failed earlier keep ``None`` (they are never paid, so never counted).
     """
     tables = {(c.hotkey, c.zipcode): o.table for c, o in submissions}
-    out = []
-    for a in assessments:
-        t = tables.get((a.hotkey, a.zipcode))
-        if a.passed_cheap and t is not None and a.distinct_active is None:
-            a = replace(a, distinct_active=distinct_active(t))
-        out.append(a)
+    todo = [
+        i
+        for i, a in enumerate(assessments)
+        if a.passed_cheap
+        and a.distinct_active is None
+        and tables.get((a.hotkey, a.zipcode)) is not None
+    ]
+    counts = distinct_active_many(
+        [tables[(assessments[i].hotkey, assessments[i].zipcode)] for i in todo]
+    )
+    out = list(assessments)
+    for i, n in zip(todo, counts, strict=True):
+        out[i] = replace(out[i], distinct_active=n)
     return out
