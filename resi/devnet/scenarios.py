@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import shutil
+import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -330,15 +331,26 @@ AVOIDER_SHARE = 0.3  # `honeypot-avoider` pads real zipcodes with this share of 
 LATE_SHARE = 0.6  # `late-fabricator` commits once this share of the epoch has passed
 
 _MARKETS: dict[int, SimMarketData] = {}
+_MARKETS_LOCK = threading.Lock()  # worker threads of many tasks: build the model once
+OLD_DATA_BEHAVIOURS = frozenset({"stale", "delisted-padder"})
 
 
 def _market(seed: int) -> SimMarketData:
     """The simulated market's data model (same catalog and seed as the devnet's site)."""
-    data = _MARKETS.get(seed)
-    if data is None:
-        data = SimMarketData({z.zipcode: z for z in builtin_catalog()}, seed)
-        _MARKETS[seed] = data
-    return data
+    with _MARKETS_LOCK:
+        data = _MARKETS.get(seed)
+        if data is None:
+            data = SimMarketData({z.zipcode: z for z in builtin_catalog()}, seed)
+            _MARKETS[seed] = data
+        return data
+
+
+async def _guarded(ctx: Ctx, a: CurrentAssignment, zipcode: str, work: Awaitable[None]) -> None:
+    """Run one zipcode's work; a refusal (e.g. the epoch closed) is an event, not a crash."""
+    try:
+        await work
+    except ResiError as exc:
+        ctx.event(a.epoch_id, "error", f"{zipcode}: {type(exc).__name__}: {exc}")
 
 
 async def old_scrape(ctx: Ctx, zipcode: str, days: int = STALE_DAYS) -> list[Listing]:
@@ -361,9 +373,12 @@ async def old_scrape(ctx: Ctx, zipcode: str, days: int = STALE_DAYS) -> list[Lis
 async def stale(ctx: Ctx, a: CurrentAssignment) -> None:
     """Submits a months-old scrape with a fresh ``scraped_at`` (committed early, no scraping)."""
 
-    async def one(task: ZipcodeTask) -> None:
+    async def work(task: ZipcodeTask) -> None:
         old = await old_scrape(ctx, task.zipcode)
         await submit(ctx, a, task.zipcode, fakes.restamp(old, datetime.now(UTC)))
+
+    async def one(task: ZipcodeTask) -> None:
+        await _guarded(ctx, a, task.zipcode, work(task))
 
     await for_each_zipcode(a, one)
 
@@ -371,10 +386,13 @@ async def stale(ctx: Ctx, a: CurrentAssignment) -> None:
 async def delisted_padder(ctx: Ctx, a: CurrentAssignment) -> None:
     """Scrapes honestly, then pads with listings that have since been delisted, claimed active."""
 
-    async def one(task: ZipcodeTask) -> None:
+    async def work(task: ZipcodeTask) -> None:
         rows = await scrape(ctx, task)
         old = fakes.restamp(await old_scrape(ctx, task.zipcode), datetime.now(UTC))
         await submit(ctx, a, task.zipcode, fakes.pad_with_delisted(rows, old, DELISTED_SHARE))
+
+    async def one(task: ZipcodeTask) -> None:
+        await _guarded(ctx, a, task.zipcode, work(task))
 
     await for_each_zipcode(a, one)
 
@@ -395,20 +413,23 @@ async def late_fabricator(ctx: Ctx, a: CurrentAssignment) -> None:
     await anyio.sleep(seconds_until(a.start + (a.deadline - a.start) * LATE_SHARE))
     for t in a.zipcodes:
         if scraped[t.zipcode]:
-            rng = ctx.rng(a.epoch_id, t.zipcode)
-            await submit(ctx, a, t.zipcode, fakes.fabricate_all(scraped[t.zipcode], rng))
+            rows = fakes.fabricate_all(scraped[t.zipcode], ctx.rng(a.epoch_id, t.zipcode))
+            await _guarded(ctx, a, t.zipcode, submit(ctx, a, t.zipcode, rows))
 
 
 async def honeypot_avoider(ctx: Ctx, a: CurrentAssignment) -> None:
     """Pads only zipcodes the site shows listings for (it guesses the empty ones are honeypots)."""
 
-    async def one(task: ZipcodeTask) -> None:
+    async def work(task: ZipcodeTask) -> None:
         rows = await scrape(ctx, task)
         if not rows:
             ctx.event(a.epoch_id, "avoided", f"{task.zipcode} looks empty: skipped")
             return
         rng = ctx.rng(a.epoch_id, task.zipcode)
         await submit(ctx, a, task.zipcode, fakes.pad(rows, AVOIDER_SHARE, rng))
+
+    async def one(task: ZipcodeTask) -> None:
+        await _guarded(ctx, a, task.zipcode, work(task))
 
     await for_each_zipcode(a, one)
 
@@ -482,6 +503,9 @@ async def _current(api: ApiClient) -> CurrentAssignment | None:
 
 async def run_spec(spec: ScenarioSpec) -> None:
     async with anyio.create_task_group() as tg:
+        if any(m.behaviour in OLD_DATA_BEHAVIOURS for m in spec.miners):
+            # build the market model once, ahead of the first epoch (it takes a few seconds)
+            tg.start_soon(anyio.to_thread.run_sync, _market, spec.seed)
         for miner in spec.miners:
             tg.start_soon(run_miner, spec, miner)
 
