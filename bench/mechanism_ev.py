@@ -100,9 +100,7 @@ def honest_strategy(drift: Fraction = HONEST_DRIFT) -> Strategy:
 def strategies() -> list[Strategy]:
     out = [
         honest_strategy(),
-        Strategy(
-            "honest, bad day (10% drift)", "-", ROWS, 0, round(Fraction(1, 10) * ROWS), ROWS
-        ),
+        Strategy("honest, bad day (10% drift)", "-", ROWS, 0, round(Fraction(1, 10) * ROWS), ROWS),
     ]
     base_wrong = round(HONEST_DRIFT * ROWS)
     for share in (Fraction(1, 10), Fraction(3, 10)):
@@ -119,13 +117,9 @@ def strategies() -> list[Strategy]:
             )
         )
     out.append(Strategy("fabricator (all invented)", "invented listings", ROWS, ROWS, 0, ROWS))
+    out.append(Strategy("mismatch-fabricator (real ids)", "invented values", ROWS, 0, ROWS, ROWS))
     out.append(
-        Strategy("mismatch-fabricator (real ids)", "invented values", ROWS, 0, ROWS, ROWS)
-    )
-    out.append(
-        Strategy(
-            "lazy values: 30% rows guessed", "invented values", ROWS, 0, 3 * ROWS // 10, ROWS
-        )
+        Strategy("lazy values: 30% rows guessed", "invented values", ROWS, 0, 3 * ROWS // 10, ROWS)
     )
     for days in (7, 30, 120):
         sold = round(sold_share(days) * ROWS)
