@@ -483,9 +483,13 @@ async def run_miner(spec: ScenarioSpec, miner: MinerSpec) -> None:
                     ctx.event(assignment.epoch_id, "start", "")
                     try:
                         await behaviour(ctx, assignment)
-                    except ResiError as exc:
-                        # One bad epoch (e.g. the API briefly down) must not end the scenario.
-                        ctx.event(assignment.epoch_id, "error", f"{type(exc).__name__}: {exc}")
+                    except* ResiError as group:
+                        # One bad epoch (e.g. the API briefly down, or the epoch closing while
+                        # a slow machine still scrapes: raised from a task group) must not end
+                        # the scenario.
+                        for exc in group.exceptions:
+                            note = f"{type(exc).__name__}: {exc}"
+                            ctx.event(assignment.epoch_id, "error", note)
                 await anyio.sleep(spec.poll_seconds)
         finally:
             await source.aclose()
