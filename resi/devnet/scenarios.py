@@ -328,7 +328,7 @@ def _victim_committed(workdir: Path, epoch_id: str) -> list[tuple[str, Path]]:
 STALE_DAYS = 120  # `stale` / `delisted-padder` use the market as it was this many days ago
 DELISTED_SHARE = 2.0  # `delisted-padder` adds twice as many delisted listings, claimed active
 AVOIDER_SHARE = 0.3  # `honeypot-avoider` pads real zipcodes with this share of invented ones
-LATE_SHARE = 0.6  # `late-fabricator` commits once this share of the epoch has passed
+LATE_SHARE = 0.5  # `late-fabricator` commits once this share of the epoch has passed
 
 _MARKETS: dict[int, SimMarketData] = {}
 _MARKETS_LOCK = threading.Lock()  # worker threads of many tasks: build the model once
@@ -411,10 +411,13 @@ async def late_fabricator(ctx: Ctx, a: CurrentAssignment) -> None:
 
     await for_each_zipcode(a, fetch)
     await anyio.sleep(seconds_until(a.start + (a.deadline - a.start) * LATE_SHARE))
-    for t in a.zipcodes:
-        if scraped[t.zipcode]:
-            rows = fakes.fabricate_all(scraped[t.zipcode], ctx.rng(a.epoch_id, t.zipcode))
-            await _guarded(ctx, a, t.zipcode, submit(ctx, a, t.zipcode, rows))
+
+    async def one(task: ZipcodeTask) -> None:
+        if scraped[task.zipcode]:
+            rows = fakes.fabricate_all(scraped[task.zipcode], ctx.rng(a.epoch_id, task.zipcode))
+            await _guarded(ctx, a, task.zipcode, submit(ctx, a, task.zipcode, rows))
+
+    await for_each_zipcode(a, one)
 
 
 async def honeypot_avoider(ctx: Ctx, a: CurrentAssignment) -> None:
