@@ -1,10 +1,13 @@
 """Distinct active properties of a listings file: what a zipcode's share counts (DESIGN §8).
 
 A row counts when its status is active (``resi.score.spot.ACTIVE_STATUSES``: for sale or
-pending; sold, off-market and unknown rows count zero). Among those rows the count is
-min(distinct canonical ids, distinct normalised addresses), so repeating a listing under the same
-id, or the same property under a new id, adds nothing. Pure and vectorised (pyarrow compute);
-the count is recorded in the ``FileAssessment`` so replay needs no file.
+pending; sold, off-market and unknown rows count zero). Among those rows, two rows are the same
+property when they share a canonical id *or* a normalised address (transitively), and the count
+is the number of such groups (connected components of the id–address graph). So repeating a
+listing under the same id, the same property under a new id, or both at once, adds nothing; the
+count never depends on row order. Vectorised (pyarrow compute) with a union–find only for files
+whose ids and addresses are not one-to-one; the count is recorded in the ``FileAssessment`` so
+replay needs no file.
 
 Normalised address: lower case, punctuation removed, runs of spaces collapsed, and the common
 street-suffix and unit words abbreviated (``Street`` → ``st``, ``Apartment``/``Unit``/``#`` →
@@ -117,12 +120,71 @@ def distinct_active_many(tables: Sequence[pa.Table]) -> list[int]:
             "addr": _null_if_empty(_normalised_unique(big.column("address"))),
         }
     ).filter(active)
-    grouped = keyed.group_by("f").aggregate([("id", "count_distinct"), ("addr", "count_distinct")])
+    # rows with neither an id nor an address are no property at all
+    keyed = keyed.filter(pc.or_(pc.is_valid(keyed.column("id")), pc.is_valid(keyed.column("addr"))))
+    pair = pc.binary_join_element_wise(
+        pc.fill_null(keyed.column("id"), ""), pc.fill_null(keyed.column("addr"), ""), "\x1f"
+    )
+    stats = (
+        keyed.append_column("pair", pair)
+        .group_by("f")
+        .aggregate(
+            [
+                ("pair", "count_distinct"),
+                ("id", "count_distinct", pc.CountOptions(mode="all")),
+                ("addr", "count_distinct", pc.CountOptions(mode="all")),
+                ("id", "count", pc.CountOptions(mode="only_null")),
+                ("addr", "count", pc.CountOptions(mode="only_null")),
+            ]
+        )
+        .to_pydict()
+    )
     out = [0] * len(tables)
-    cols = grouped.to_pydict()
-    for i, f in enumerate(cols["f"]):
-        out[f] = int(min(cols["id_count_distinct"][i], cols["addr_count_distinct"][i]))
+    tangled: set[int] = set()
+    for i, f in enumerate(stats["f"]):
+        n = stats["pair_count_distinct"][i]
+        one_to_one = (
+            stats["id_count_distinct"][i] == n
+            and stats["addr_count_distinct"][i] == n
+            and stats["id_count"][i] == 0
+            and stats["addr_count"][i] == 0
+        )
+        if one_to_one:
+            out[f] = n  # the usual honest file: every id has its own address
+        else:
+            tangled.add(f)
+    if tangled:
+        mask = pc.is_in(keyed.column("f"), value_set=pa.array(sorted(tangled), pa.int32()))
+        sub = keyed.filter(mask).to_pydict()
+        by_file: dict[int, list[tuple[str | None, str | None]]] = {}
+        for f, id_, addr in zip(sub["f"], sub["id"], sub["addr"], strict=True):
+            by_file.setdefault(f, []).append((id_, addr))
+        for f, edges in by_file.items():
+            out[f] = _components(edges)
     return out
+
+
+def _components(edges: Sequence[tuple[str | None, str | None]]) -> int:
+    """Groups of rows linked by a shared id or a shared address (union–find over both keys)."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(x: tuple[str, str]) -> tuple[str, str]:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    for id_, addr in edges:
+        nodes = [n for n in (("i", id_), ("a", addr)) if n[1] is not None]
+        for n in nodes:
+            parent.setdefault(n, n)  # type: ignore[arg-type]
+        if len(nodes) == 2:
+            a, b = find(nodes[0]), find(nodes[1])  # type: ignore[arg-type]
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return sum(1 for n in parent if parent[n] == n)
 
 
 def distinct_active(table: pa.Table) -> int:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from resi.config import ScoringSettings
@@ -274,6 +274,21 @@ def test_distinct_active_ignores_duplicates_delisted_and_readdressed_rows() -> N
     assert distinct_active(t) == 11  # 10 listings + the pending one
 
 
+def test_same_id_elsewhere_plus_new_id_here_adds_nothing() -> None:
+    """The combined pad: property A's id at a fake address, and a new id at A's address.
+
+    Counting min(distinct ids, distinct addresses) would say 4; every pad joins the group of the
+    real property it shares a key with, so the count stays 3.
+    """
+    base = rows(3)
+    pads = [
+        {**base[0], "address": "0 Other Rd"},
+        {**base[1], "listing_id": "90001", "url": "u/90001_zpid/"},
+        {**base[2], "listing_id": "90002", "url": "u/90002_zpid/", "address": "0 Other Rd"},
+    ]
+    assert distinct_active(table([*base, *pads])) == 3
+
+
 def test_address_normalisation() -> None:
     import pyarrow as pa
 
@@ -402,3 +417,34 @@ def test_cheaters_never_paid_and_operators_paid_once(kinds: list[str], order: An
     assert _settle(record([assignment()], shuffled), answer).consensus_hash == (
         result.consensus_hash
     )
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@example(n=3, pads=[("dup_id", 0), ("dup_address", 1)])
+@given(
+    n=st.integers(min_value=1, max_value=30),
+    pads=st.lists(
+        st.tuples(
+            st.sampled_from(("dup_id", "dup_address", "sold", "off", "blank_status")),
+            st.integers(min_value=0, max_value=29),
+        ),
+        max_size=20,
+    ),
+)
+def test_padding_never_raises_distinct_active(n: int, pads: list[tuple[str, int]]) -> None:
+    """Duplicates by id or address and non-active rows add nothing; a new property adds one."""
+    base = rows(n)
+    extra = []
+    for j, (kind, i) in enumerate(pads):
+        src = base[i % n]
+        new_id = str(90_000 + j)
+        if kind == "dup_id":
+            extra.append({**src, "address": f"{j} Other Rd", "price": src["price"] + 1})
+        elif kind == "dup_address":
+            extra.append({**src, "listing_id": new_id, "url": f"u/{new_id}_zpid/"})
+        else:
+            status = {"sold": "SOLD", "off": "OFF_MARKET", "blank_status": " "}[kind]
+            extra.append({**src, "listing_id": new_id, "address": f"{j} Gone Ln", "status": status})
+    assert distinct_active(table([*base, *extra])) == n
+    fresh = {**base[0], "listing_id": "123456789", "address": "1 Brand New Blvd"}
+    assert distinct_active(table([*base, *extra, fresh])) == n + 1
