@@ -192,11 +192,23 @@ class ScoringSettings(_Section):
         0.05, ge=0, le=1, description="Share of a zipcode split among other honest participants."
     )
     unfilled_to_participants: bool = Field(
-        True,
-        description="Unfilled rank shares go to participants (else they are burned).",
+        False,
+        description="Unfilled rank shares go to participants (default: they are burned).",
     )
     burn_uid: int = Field(
         0, ge=0, description="Uid that receives all weight when nobody qualifies."
+    )
+    spot_fabrication_floor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Tier 3: a sample match rate below this is fabrication (the miner is a "
+        "liar); between this and `spot_pass_ratio` the file is not paid, not a liar.",
+    )
+    share_cap_multiple: float = Field(
+        1.5,
+        gt=0,
+        description="A zipcode's share counts at most this multiple of its expected listings.",
     )
 
     @field_validator("rank_shares", mode="before")

@@ -1,5 +1,6 @@
 """How the devnet's cheating miners doctor their data (pure, seeded): the row transforms behind
-`lazy`, `padder`, `fabricator` and `honeypot-responder`.
+`lazy`, `padder`, `fabricator`, `honeypot-responder`, `mismatch-fabricator`, `delisted-padder`
+and the fresh stamps of `stale` and `sybil-coldkey`.
 
 Fabricated listings are clones of real ones with a fresh id (also inside the url, so tier 2's
 consistency check still passes) and a nudged price: plausible enough to reach the spot check,
@@ -12,6 +13,7 @@ import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from resi.scrape.listing import Listing
 
@@ -83,3 +85,39 @@ def fill_empty(
         fake = fabricate_from(rng.choice(templates), rng, taken)
         out.append(replace(fake, zipcode=zipcode, state=state, city=city))
     return out
+
+
+# ------------------------------------------------------------------ mechanism v2 (issue 14)
+
+
+def restamp(listings: Sequence[Listing], scraped_at: datetime) -> list[Listing]:
+    """The same rows with ``scraped_at`` rewritten (a fresh stamp on old or copied data)."""
+    return [replace(item, scraped_at=scraped_at) for item in listings]
+
+
+def invent_values(listings: Sequence[Listing], rng: random.Random) -> list[Listing]:
+    """`mismatch-fabricator`: real ids and urls, invented values (price, rooms, living area)."""
+    out = []
+    for item in listings:
+        beds = (item.bedrooms or 2) + rng.choice((-1, 1, 2))
+        area = int((item.living_area_sqft or 1_200) * rng.uniform(1.2, 1.6))
+        out.append(
+            replace(
+                item,
+                price=int(item.price * rng.uniform(1.3, 1.8)),
+                bedrooms=max(0, beds),
+                living_area_sqft=area,
+            )
+        )
+    return out
+
+
+def pad_with_delisted(
+    listings: Sequence[Listing], delisted: Sequence[Listing], share: float
+) -> list[Listing]:
+    """`delisted-padder`: the real listings plus up to ``share`` × as many delisted ones, still
+    claimed active (that is what would inflate the zipcode's share)."""
+    live = {item.listing_id for item in listings}
+    extra = [item for item in delisted if item.listing_id not in live]
+    extra = extra[: round(len(listings) * share)]
+    return [*listings, *(replace(item, status="FOR_SALE") for item in extra)]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resi.chain.devnet import DevnetChain
-from resi.devnet.plan import DevnetPlan
-from resi.wallet import WalletInfo, create_wallet
+from resi.devnet.plan import SAME_COLDKEY, DevnetPlan, sybil_victims
+from resi.wallet import WalletInfo, create_wallet, hotkey_file
 
 
 @dataclass(frozen=True)
@@ -76,14 +76,29 @@ def create_identities(plan: DevnetPlan) -> Identities:
         uid = chain.register(info.hotkey_ss58, info.coldkey_ss58, stake, permit)
         return Identity(role, name, behaviour, uid, info)
 
+    def make_under(owner: Identity, name: str, behaviour: str) -> Identity:
+        # A second hotkey of ``owner``'s wallet: registered under the same coldkey.
+        hotkey_file(owner.wallet.name, name, root).unlink(missing_ok=True)  # a kept data dir
+        info = create_wallet(owner.wallet.name, name, root, overwrite=False)
+        uid = chain.register(info.hotkey_ss58, info.coldkey_ss58, 0.0, False)
+        return Identity("miner", name, behaviour, uid, info)
+
     burn = make("burn", "owner", "burn", 0.0, False)
     api = make("api", "api", "api", 0.0, False)
     validators = tuple(
         make("validator", name, "validator", plan.validator_stake, True)
         for name in plan.validator_names
     )
-    miners = tuple(
-        make("miner", name, behaviour, 0.0, False)
-        for name, behaviour in zip(plan.miner_names, plan.behaviours, strict=True)
-    )
+    pairs = list(zip(plan.miner_names, plan.behaviours, strict=True))
+    made: dict[int, Identity] = {
+        i: make("miner", name, behaviour, 0.0, False)
+        for i, (name, behaviour) in enumerate(pairs)
+        if behaviour not in SAME_COLDKEY
+    }
+    # Same-coldkey sybils last: their victim's wallet (and coldkey) must exist first.
+    victims = sybil_victims(plan.behaviours)
+    for i, (name, behaviour) in enumerate(pairs):
+        if behaviour in SAME_COLDKEY:
+            made[i] = make_under(made[victims[i]], name, behaviour)
+    miners = tuple(made[i] for i in range(len(pairs)))
     return Identities(burn, api, validators, miners)

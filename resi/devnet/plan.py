@@ -25,7 +25,18 @@ BEHAVIOURS: tuple[str, ...] = (
     "sybil",
     "late",
     "stale-replay",
+    # mechanism v2 (issue 14): each ends at 0 (docs/mechanism.md)
+    "stale",
+    "delisted-padder",
+    "mismatch-fabricator",
+    "late-fabricator",
+    "honeypot-avoider",
+    "sybil-coldkey",
 )
+
+# Sybils copy a victim; `sybil-coldkey` also registers its hotkey under the victim's coldkey.
+SYBILS: frozenset[str] = frozenset({"sybil", "sybil-coldkey"})
+SAME_COLDKEY: frozenset[str] = frozenset({"sybil-coldkey"})
 
 # Behaviours that must end with weight exactly 0.
 CHEATERS: frozenset[str] = frozenset(BEHAVIOURS) - {"honest", "honest-slow"}
@@ -75,10 +86,10 @@ def sybil_victims(behaviours: Sequence[str]) -> dict[int, int]:
     when a sybil has nobody to copy.
     """
     candidates = [i for i, b in enumerate(behaviours) if b == HONEST]
-    candidates += [i for i, b in enumerate(behaviours) if b not in ("sybil", HONEST)]
+    candidates += [i for i, b in enumerate(behaviours) if b not in SYBILS | {HONEST}]
     out: dict[int, int] = {}
     for i, b in enumerate(behaviours):
-        if b == "sybil":
+        if b in SYBILS:
             if not candidates:
                 raise ConfigError("the sybil behaviour needs at least one other miner to copy")
             out[i] = candidates[0]

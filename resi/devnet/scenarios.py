@@ -14,10 +14,11 @@ import json
 import logging
 import random
 import shutil
+import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import httpx
 from resi.api.client import ApiClient
 from resi.api.schemas import CommitItem, CurrentAssignment, ZipcodeTask
 from resi.devnet import fakes
+from resi.epoch.catalog import builtin_catalog
 from resi.errors import ApiError, ResiError
 from resi.scrape.listing import (
     Listing,
@@ -37,7 +39,10 @@ from resi.scrape.listing import (
     table_to_listings,
 )
 from resi.scrape.miner import scrape_zipcode, upload_zipcode_file, write_zipcode_file
+from resi.scrape.sim import pages as sim_pages
+from resi.scrape.sim.market import SimMarketData
 from resi.scrape.source import ListingSource, open_source
+from resi.scrape.zillow_parser import parse_search_page
 from resi.wallet import load_keypair
 
 log = logging.getLogger("resi.devnet.scenarios")
@@ -276,6 +281,13 @@ def _adopt(source: Path, path: Path) -> WrittenFile:
 
 async def sybil(ctx: Ctx, a: CurrentAssignment) -> None:
     """A second hotkey: re-uploads the victim's committed files (metadata rewritten to itself)."""
+    await _copy_victim(ctx, a, lambda rows: rows)
+
+
+async def _copy_victim(
+    ctx: Ctx, a: CurrentAssignment, transform: Callable[[list[Listing]], list[Listing]]
+) -> None:
+    """Re-upload each file the victim commits, rows passed through ``transform``."""
     victim = ctx.miner.victim_workdir
     if victim is None:
         return
@@ -287,7 +299,7 @@ async def sybil(ctx: Ctx, a: CurrentAssignment) -> None:
             copied.add(zipcode)
             table, _ = await anyio.to_thread.run_sync(read_listings, file)
             rows = await anyio.to_thread.run_sync(table_to_listings, table)
-            await submit(ctx, a, zipcode, rows)
+            await submit(ctx, a, zipcode, transform(rows))
         await anyio.sleep(0.5)
     ctx.event(a.epoch_id, "copied", f"copied {len(copied)} files of the victim")
 
@@ -311,6 +323,126 @@ def _victim_committed(workdir: Path, epoch_id: str) -> list[tuple[str, Path]]:
     return out
 
 
+# ------------------------------------------------------------------ mechanism v2 (issue 14)
+
+STALE_DAYS = 120  # `stale` / `delisted-padder` use the market as it was this many days ago
+DELISTED_SHARE = 2.0  # `delisted-padder` adds twice as many delisted listings, claimed active
+AVOIDER_SHARE = 0.3  # `honeypot-avoider` pads real zipcodes with this share of invented ones
+LATE_SHARE = 0.5  # `late-fabricator` commits once this share of the epoch has passed
+
+_MARKETS: dict[int, SimMarketData] = {}
+_MARKETS_LOCK = threading.Lock()  # worker threads of many tasks: build the model once
+OLD_DATA_BEHAVIOURS = frozenset({"stale", "delisted-padder"})
+
+
+def _market(seed: int) -> SimMarketData:
+    """The simulated market's data model (same catalog and seed as the devnet's site)."""
+    with _MARKETS_LOCK:
+        data = _MARKETS.get(seed)
+        if data is None:
+            data = SimMarketData({z.zipcode: z for z in builtin_catalog()}, seed)
+            _MARKETS[seed] = data
+        return data
+
+
+async def _guarded(ctx: Ctx, a: CurrentAssignment, zipcode: str, work: Awaitable[None]) -> None:
+    """Run one zipcode's work; a refusal (e.g. the epoch closed) is an event, not a crash."""
+    try:
+        await work
+    except ResiError as exc:
+        ctx.event(a.epoch_id, "error", f"{zipcode}: {type(exc).__name__}: {exc}")
+
+
+async def old_scrape(ctx: Ctx, zipcode: str, days: int = STALE_DAYS) -> list[Listing]:
+    """``zipcode``'s listings as the site showed them ``days`` ago, parsed like a real scrape
+    (a months-old scrape kept on disk)."""
+
+    def work() -> list[Listing]:
+        then = datetime.now(UTC) - timedelta(days=days)
+        items = _market(ctx.spec.seed).active(zipcode, then)
+        html = sim_pages.search_page(
+            zipcode, items, page=1, total=len(items), total_pages=1, per_page=max(1, len(items))
+        )
+        page = parse_search_page(html, base_url=ctx.spec.sim_url, source="sim", scraped_at=then)
+        found = {item.listing_id: item for item in page.listings if item.zipcode == zipcode}
+        return [found[k] for k in sorted(found)]
+
+    return await anyio.to_thread.run_sync(work)
+
+
+async def stale(ctx: Ctx, a: CurrentAssignment) -> None:
+    """Submits a months-old scrape with a fresh ``scraped_at`` (committed early, no scraping)."""
+
+    async def work(task: ZipcodeTask) -> None:
+        old = await old_scrape(ctx, task.zipcode)
+        await submit(ctx, a, task.zipcode, fakes.restamp(old, datetime.now(UTC)))
+
+    async def one(task: ZipcodeTask) -> None:
+        await _guarded(ctx, a, task.zipcode, work(task))
+
+    await for_each_zipcode(a, one)
+
+
+async def delisted_padder(ctx: Ctx, a: CurrentAssignment) -> None:
+    """Scrapes honestly, then pads with listings that have since been delisted, claimed active."""
+
+    async def work(task: ZipcodeTask) -> None:
+        rows = await scrape(ctx, task)
+        old = fakes.restamp(await old_scrape(ctx, task.zipcode), datetime.now(UTC))
+        await submit(ctx, a, task.zipcode, fakes.pad_with_delisted(rows, old, DELISTED_SHARE))
+
+    async def one(task: ZipcodeTask) -> None:
+        await _guarded(ctx, a, task.zipcode, work(task))
+
+    await for_each_zipcode(a, one)
+
+
+mismatch_fabricator = transform_behaviour(
+    lambda ctx, a, t, rows: fakes.invent_values(rows, ctx.rng(a.epoch_id, t.zipcode))
+)
+
+
+async def late_fabricator(ctx: Ctx, a: CurrentAssignment) -> None:
+    """Invents every zipcode's listings and commits late in the epoch, after the ranks fill."""
+    scraped: dict[str, list[Listing]] = {}
+
+    async def fetch(task: ZipcodeTask) -> None:
+        scraped[task.zipcode] = await scrape(ctx, task)
+
+    await for_each_zipcode(a, fetch)
+    await anyio.sleep(seconds_until(a.start + (a.deadline - a.start) * LATE_SHARE))
+
+    async def one(task: ZipcodeTask) -> None:
+        if scraped[task.zipcode]:
+            rows = fakes.fabricate_all(scraped[task.zipcode], ctx.rng(a.epoch_id, task.zipcode))
+            await _guarded(ctx, a, task.zipcode, submit(ctx, a, task.zipcode, rows))
+
+    await for_each_zipcode(a, one)
+
+
+async def honeypot_avoider(ctx: Ctx, a: CurrentAssignment) -> None:
+    """Pads only zipcodes the site shows listings for (it guesses the empty ones are honeypots)."""
+
+    async def work(task: ZipcodeTask) -> None:
+        rows = await scrape(ctx, task)
+        if not rows:
+            ctx.event(a.epoch_id, "avoided", f"{task.zipcode} looks empty: skipped")
+            return
+        rng = ctx.rng(a.epoch_id, task.zipcode)
+        await submit(ctx, a, task.zipcode, fakes.pad(rows, AVOIDER_SHARE, rng))
+
+    async def one(task: ZipcodeTask) -> None:
+        await _guarded(ctx, a, task.zipcode, work(task))
+
+    await for_each_zipcode(a, one)
+
+
+async def sybil_coldkey(ctx: Ctx, a: CurrentAssignment) -> None:
+    """A second hotkey of the victim's own coldkey: re-uploads the victim's files with a fresh
+    ``scraped_at`` (so it is no byte-for-byte or value-for-value copy)."""
+    await _copy_victim(ctx, a, lambda rows: fakes.restamp(rows, datetime.now(UTC)))
+
+
 BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "honest": honest,
     "honest-slow": honest_slow,
@@ -321,6 +453,12 @@ BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "sybil": sybil,
     "late": late,
     "stale-replay": stale_replay,
+    "stale": stale,
+    "delisted-padder": delisted_padder,
+    "mismatch-fabricator": mismatch_fabricator,
+    "late-fabricator": late_fabricator,
+    "honeypot-avoider": honeypot_avoider,
+    "sybil-coldkey": sybil_coldkey,
 }
 
 
@@ -348,9 +486,13 @@ async def run_miner(spec: ScenarioSpec, miner: MinerSpec) -> None:
                     ctx.event(assignment.epoch_id, "start", "")
                     try:
                         await behaviour(ctx, assignment)
-                    except ResiError as exc:
-                        # One bad epoch (e.g. the API briefly down) must not end the scenario.
-                        ctx.event(assignment.epoch_id, "error", f"{type(exc).__name__}: {exc}")
+                    except* ResiError as group:
+                        # One bad epoch (e.g. the API briefly down, or the epoch closing while
+                        # a slow machine still scrapes: raised from a task group) must not end
+                        # the scenario.
+                        for exc in group.exceptions:
+                            note = f"{type(exc).__name__}: {exc}"
+                            ctx.event(assignment.epoch_id, "error", note)
                 await anyio.sleep(spec.poll_seconds)
         finally:
             await source.aclose()
@@ -368,6 +510,9 @@ async def _current(api: ApiClient) -> CurrentAssignment | None:
 
 async def run_spec(spec: ScenarioSpec) -> None:
     async with anyio.create_task_group() as tg:
+        if any(m.behaviour in OLD_DATA_BEHAVIOURS for m in spec.miners):
+            # build the market model once, ahead of the first epoch (it takes a few seconds)
+            tg.start_soon(anyio.to_thread.run_sync, _market, spec.seed)
         for miner in spec.miners:
             tg.start_soon(run_miner, spec, miner)
 

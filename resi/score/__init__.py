@@ -11,12 +11,14 @@ Choices DESIGN §8 leaves open, decided here (details in each module's docstring
 - Copies: same sha256 as an earlier commit by another hotkey, or the same *fingerprint* (every
   value of every row, ``scraped_at`` included, row order ignored) → ``DUPLICATE_COPY``:
   ineligible, not a liar. ``scraped_at`` is included so two honest scrapes do not collide.
-- Tier 3: ``T3_NOT_FOUND`` (a sampled listing is gone) → liar; ``T3_MISMATCH`` (< 80% match)
-  → no rank, still a participant; ``T3_UNVERIFIABLE`` (too few verifiable lookups) → no rank,
-  still a participant (validator-side failures never count against the miner).
+- Tier 3 runs on every file that passed the cheap checks. ``T3_NOT_FOUND`` (a sampled listing
+  is gone) or ``T3_FABRICATED`` (match rate below the fabrication floor) → liar; ``T3_MISMATCH``
+  (between the floor and 80%) and ``T3_UNVERIFIABLE`` → not paid, not a liar. Only ``T3_PASS``
+  files are paid (rank or participant), at most one per coldkey per zipcode.
 - A liar anywhere is excluded everywhere *before* ranking, so its ranks go to the next honest
-  candidate (the walk repeats until the liar set is stable) and it scores exactly 0.
-- Validated listing count of a zipcode = rows of its rank-1 file.
+  candidate and it scores exactly 0.
+- Validated count of a zipcode = distinct active properties of its rank-1 file × its sample
+  match rate, capped at a multiple of expected (``engine.verified_count``).
 - Scores are exact fractions; the consensus hash covers every committing hotkey (0 included)
   and the burn entry ``<burn>``.
 """

@@ -1,10 +1,13 @@
 """``validate_epoch``: the deterministic walk of DESIGN §8 over an epoch's recorded inputs.
 
 Per zipcode, candidates are walked in (server receive time, hotkey) order. Every candidate gets
-the cheap checks (integrity, honeypot, tiers 1–2, copy detection); tier 3 runs only while a rank
-is open. A hotkey that lied anywhere is excluded everywhere; since excluding a liar can open a
-rank (and so run tier 3, which can find another liar) the walk repeats until the liar set stops
-growing — the set only grows, so this ends after at most one pass per hotkey.
+the cheap checks (integrity, honeypot, tiers 1–2, copy detection) and every one that passes them
+gets tier 3, so nothing is paid unverified. Liars (integrity lies, honeypot listings, a gone
+listing or a match rate below the fabrication floor) are then known, and are excluded everywhere
+before ranking: paid files are those that passed tier 3 by never-lying hotkeys, one per operator
+(coldkey) per zipcode; the first three rank, the rest are participants. A zipcode's validated
+count is its rank-1 file's distinct active properties × its sample match rate, capped
+(``verified_count``).
 
 Tier 3 needs lookups. When ``lookups`` lacks some, the result lists them in
 ``pending_lookups``; the I/O driver fetches them and calls again with the union.
@@ -18,8 +21,8 @@ from dataclasses import dataclass, field
 from resi.config import ScoringSettings
 from resi.errors import ScoreError
 from resi.score.consensus import consensus_hash, decimal_string
+from resi.score.distinct import with_distinct_active
 from resi.score.models import (
-    AssignmentInput,
     CommitInput,
     Decision,
     EpochRecord,
@@ -30,16 +33,31 @@ from resi.score.models import (
     LookupRequest,
     Reason,
     SpotResult,
+    exact,
 )
 from resi.score.rewards import epoch_scores
 from resi.score.spot import run_spot
 from resi.score.tiers import assess_zipcode
 
+# Tier-3 outcomes that make the miner a liar (for the whole epoch).
+T3_LIAR_REASONS = frozenset({Reason.T3_NOT_FOUND, Reason.T3_FABRICATED})
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One candidate after copies and tier 3 (ranking comes once every liar is known)."""
+
+    position: int
+    commit: CommitInput
+    assessment: FileAssessment
+    reasons: tuple[Reason, ...]
+    liar: bool
+    spot: SpotResult | None
+
 
 @dataclass
 class _ZipWalk:
-    decisions: list[Decision] = field(default_factory=list)
-    winners: list[str] = field(default_factory=list)
+    checked: list[_Checked] = field(default_factory=list)
     pending: list[LookupRequest] = field(default_factory=list)
     t3_liars: set[str] = field(default_factory=set)
 
@@ -82,25 +100,27 @@ def assess_record(
             validation_seed=record.validation_seed,
             config=config,
         )
-        for (c, _), a in zip(subs, assessed, strict=True):
+        for (c, _), a in zip(subs, with_distinct_active(assessed, subs), strict=True):
             out[(c.hotkey, c.zipcode)] = a
     return out
 
 
-def _walk_zipcode(
-    assignment: AssignmentInput,
+def _check_zipcode(
     candidates: list[CommitInput],
     assessed: Mapping[tuple[str, str], FileAssessment],
     lookups: Mapping[str, Lookup],
-    excluded: set[str],
-    rerun: set[tuple[str, str]],
+    cheap_liars: set[str],
     config: ScoringSettings,
 ) -> _ZipWalk:
+    """Copy detection and tier 3 for every candidate that passed the cheap checks.
+
+    Tier 3 runs on every such file (not only while a rank is open), so nothing is paid unchecked;
+    lookups are keyed by canonical listing, so files sharing listings share lookups. Hotkeys that
+    already lied in integrity/honeypot checks are not spot-checked (they get 0 anyway).
+    """
     walk = _ZipWalk()
-    open_ranks = len(config.rank_shares)
     seen_sha: dict[str, str] = {}
     seen_fp: dict[str, str] = {}
-    blocked = False  # an earlier candidate still waits for lookups
     for position, c in enumerate(candidates):
         a = assessed[(c.hotkey, c.zipcode)]
         reasons = list(a.reasons)
@@ -111,47 +131,89 @@ def _walk_zipcode(
         seen_sha.setdefault(c.sha256, c.hotkey)
         if a.fingerprint:
             seen_fp.setdefault(a.fingerprint, c.hotkey)
-        cheap_ok = not reasons
         spot: SpotResult | None = None
-        rank: int | None = None
-        is_excluded = c.hotkey in excluded
-        if is_excluded and not liar:
-            reasons.append(Reason.LIAR_ELSEWHERE)
-        wants_t3 = cheap_ok and (not is_excluded or (c.hotkey, c.zipcode) in rerun)
-        if wants_t3 and not blocked and len(walk.winners) < open_ranks:
+        if not reasons and c.hotkey not in cheap_liars:
             outcome = run_spot(a, lookups, config)
             if isinstance(outcome, list):
                 walk.pending.extend(outcome)
-                blocked = True
             else:
                 spot = outcome
                 reasons.append(spot.reason)
-                if spot.reason is Reason.T3_NOT_FOUND:
+                if spot.reason in T3_LIAR_REASONS:
                     liar = True
                     walk.t3_liars.add(c.hotkey)
-                elif spot.reason is Reason.T3_PASS and not is_excluded:
-                    walk.winners.append(c.hotkey)
-                    rank = len(walk.winners)
+        walk.checked.append(_Checked(position, c, a, tuple(reasons), liar, spot))
+    return walk
+
+
+def _rank_zipcode(
+    walk: _ZipWalk, liars: frozenset[str], config: ScoringSettings
+) -> tuple[list[Decision], list[str], list[str]]:
+    """Decisions, ranked hotkeys and participants of one zipcode, in commit order.
+
+    Paid = passed tier 3 and never a liar. The first ``len(rank_shares)`` paid files rank; the
+    rest are participants. At most one paid file per operator (coldkey): later ones by the same
+    operator get ``SAME_OPERATOR`` and nothing.
+    """
+    decisions: list[Decision] = []
+    winners: list[str] = []
+    participants: list[str] = []
+    paid_operators: set[str] = set()
+    for e in walk.checked:
+        c = e.commit
+        reasons = list(e.reasons)
+        if c.hotkey in liars and not e.liar:
+            reasons.append(Reason.LIAR_ELSEWHERE)
+        passed = e.spot is not None and e.spot.reason is Reason.T3_PASS and c.hotkey not in liars
+        rank: int | None = None
+        participant = False
+        if passed:
+            if c.operator in paid_operators:
+                reasons.append(Reason.SAME_OPERATOR)
+            else:
+                paid_operators.add(c.operator)
+                if len(winners) < len(config.rank_shares):
+                    winners.append(c.hotkey)
+                    rank = len(winners)
                     reasons.append(Reason.RANKED)
-        elif wants_t3 and not blocked:
-            reasons.append(Reason.T3_SKIPPED)
-        walk.decisions.append(
+                else:
+                    participant = True
+                    participants.append(c.hotkey)
+        decisions.append(
             Decision(
                 zipcode=c.zipcode,
                 hotkey=c.hotkey,
-                position=position,
+                position=e.position,
                 received_at=c.received_at,
                 sha256=c.sha256,
                 rows=c.rows,
                 reasons=tuple(reasons),
-                liar=liar,
-                participant=cheap_ok and not liar and not is_excluded,
+                liar=e.liar,
+                participant=participant,
                 rank=rank,
-                metrics=a.metrics,
-                spot=spot,
+                metrics=e.assessment.metrics,
+                spot=e.spot,
             )
         )
-    return walk
+    return decisions, winners, participants
+
+
+def verified_count(
+    assessment: FileAssessment, spot: SpotResult | None, expected: int, config: ScoringSettings
+) -> int:
+    """A zipcode's validated count from its rank-1 file (DESIGN §8, docs/mechanism.md).
+
+    floor(distinct active properties × matched / verified sampled listings), capped at
+    floor(``share_cap_multiple`` × expected). Integer arithmetic: identical everywhere.
+    Assessments recorded before ``distinct_active`` existed fall back to the row count.
+    """
+    distinct = assessment.distinct_active
+    if distinct is None:
+        distinct = assessment.rows
+    if spot is not None and spot.verified > 0:
+        distinct = distinct * spot.matched // spot.verified
+    cap = exact(config.share_cap_multiple) * expected
+    return max(0, min(distinct, cap.numerator // cap.denominator))
 
 
 def validate_epoch(
@@ -170,21 +232,12 @@ def validate_epoch(
         by_zip[c.zipcode].append(c)
     ordered = {z: order_candidates(cs) for z, cs in by_zip.items()}
 
-    excluded = {a.hotkey for a in assessed.values() if a.liar}
-    rerun: set[tuple[str, str]] = set()
-    while True:
-        walks = {
-            z: _walk_zipcode(assignments[z], ordered[z], assessed, lookups, excluded, rerun, config)
-            for z in ordered
-        }
-        found = {(hk, z) for z, w in walks.items() for hk in w.t3_liars}
-        rerun |= found
-        new = {hk for hk, _ in found} - excluded
-        if not new:
-            break
-        excluded |= new
+    cheap_liars = {a.hotkey for a in assessed.values() if a.liar}
+    walks = {z: _check_zipcode(ordered[z], assessed, lookups, cheap_liars, config) for z in ordered}
+    excluded = frozenset(cheap_liars | {hk for w in walks.values() for hk in w.t3_liars})
+    ranked = {z: _rank_zipcode(walks[z], excluded, config) for z in ordered}
 
-    decisions = tuple(d for z in ordered for d in walks[z].decisions)
+    decisions = tuple(d for z in ordered for d in ranked[z][0])
     pending: dict[str, LookupRequest] = {}
     for z in ordered:
         for req in walks[z].pending:
@@ -200,19 +253,23 @@ def validate_epoch(
             zipcode_shares={},
             scores={},
             score_strings={},
-            liars=frozenset(excluded),
+            liars=excluded,
             consensus_hash=None,
             pending_lookups=tuple(pending[k] for k in sorted(pending)),
             assessments=assessments,
         )
 
-    winners = {z: tuple(w.winners) for z, w in walks.items()}
-    rows = {(c.hotkey, c.zipcode): c.rows for c in record.commits}
-    counts = {z: (rows[(ws[0], z)] if ws else 0) for z, ws in winners.items()}
-    participants = {
-        z: [d.hotkey for d in walks[z].decisions if d.participant and d.hotkey not in excluded]
-        for z in ordered
-    }
+    winners = {z: tuple(ranked[z][1]) for z in ordered}
+    participants = {z: list(ranked[z][2]) for z in ordered}
+    counts: dict[str, int] = {}
+    for z, ws in winners.items():
+        if not ws:
+            counts[z] = 0
+            continue
+        first = next(d for d in ranked[z][0] if d.rank == 1)
+        counts[z] = verified_count(
+            assessed[(ws[0], z)], first.spot, assignments[z].expected_listings, config
+        )
     hotkeys = {c.hotkey for c in record.commits}
     exact_scores = epoch_scores(hotkeys, winners, participants, counts, config)
     total = sum(counts.values())
@@ -225,7 +282,7 @@ def validate_epoch(
         zipcode_shares={z: (n / total if total else 0.0) for z, n in counts.items()},
         scores={hk: float(v) for hk, v in exact_scores.items()},
         score_strings={hk: decimal_string(v) for hk, v in exact_scores.items()},
-        liars=frozenset(excluded),
+        liars=excluded,
         consensus_hash=consensus_hash(record.epoch_id, record.nonce, exact_scores, winners),
         assessments=assessments,
     )

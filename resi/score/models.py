@@ -49,6 +49,9 @@ class Reason(StrEnum):
     T3_NOT_FOUND = "T3_NOT_FOUND"  # a sampled listing provably does not exist: liar
     T3_UNVERIFIABLE = "T3_UNVERIFIABLE"  # validator-side failures: not held against the miner
     T3_SKIPPED = "T3_SKIPPED"  # all ranks already filled
+    T3_FABRICATED = "T3_FABRICATED"  # sample match rate below the fabrication floor: liar
+    # operators
+    SAME_OPERATOR = "SAME_OPERATOR"  # its coldkey is already paid in this zipcode: no pay
     # walk
     LIAR_ELSEWHERE = "LIAR_ELSEWHERE"  # lied in another zipcode of this epoch
     RANKED = "RANKED"
@@ -99,6 +102,12 @@ class CommitInput:
     sha256: str
     rows: int
     received_at: datetime
+    coldkey: str = ""  # the hotkey's coldkey in the metagraph when validated ("" = unknown)
+
+    @property
+    def operator(self) -> str:
+        """Who runs this hotkey: its coldkey, or the hotkey itself when the coldkey is unknown."""
+        return self.coldkey or f"hotkey:{self.hotkey}"
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,8 @@ class Observed:
     bathrooms: float | None
     living_area_sqft: float | None
     zipcode: str | None
+    status: str | None = None  # the site's status (FOR_SALE, PENDING, SOLD, ...)
+    status_changed_at: str | None = None  # ISO time of the site's last status change, if shown
 
 
 @dataclass(frozen=True)
@@ -218,6 +229,7 @@ class FileAssessment:
     k: int = 0
     sample: tuple[SampleRow, ...] = ()
     detail: str = ""
+    distinct_active: int | None = None  # distinct active properties (``resi.score.distinct``)
 
     @property
     def passed_cheap(self) -> bool:
@@ -249,6 +261,7 @@ class FileAssessment:
                 for s in d.get("sample", ())
             ),
             detail=d.get("detail", ""),
+            distinct_active=d.get("distinct_active"),
         )
 
 

@@ -2,13 +2,14 @@
 
 Definitions (DESIGN §8, written down here):
 
-- A zipcode's *validated listing count* is the row count of its rank-1 file (0 without one,
-  so honeypots and unwon zipcodes carry no share).
+- A zipcode's *validated count* is the verified distinct active properties of its rank-1 file
+  (``resi.score.engine.verified_count``; 0 without one, so honeypots and unwon zipcodes carry
+  no share).
 - Zipcode share = validated count / sum of all validated counts.
-- Ranks 1..n get ``rank_shares`` of the zipcode's share. ``participant_share`` (+ the shares of
-  unfilled ranks when ``unfilled_to_participants``) is split equally among the zipcode's
-  participants that did not rank; with no such participant it goes to the burn entry, as do
-  unfilled rank shares when ``unfilled_to_participants`` is off.
+- Ranks 1..n get ``rank_shares`` of the zipcode's share. ``participant_share`` is split equally
+  among the zipcode's participants (passed tier 3, not ranked, never a liar, one per operator);
+  with none it goes to the burn entry. Unfilled rank shares go to the burn entry too, unless
+  ``unfilled_to_participants`` is set (then they join the participants' pool).
 - Liars score exactly 0 (they are never ranked nor participants). Every committing hotkey
   appears in the scores (0 included), so the consensus hash covers who was judged a liar.
 - Nobody validated anywhere → everything to the burn entry. Scores are normalised to sum to 1.

@@ -3,14 +3,21 @@
 Rules (DESIGN §8): walk the seeded draws; a FOUND listing is compared field by field, a GONE
 one makes the miner a liar, an UNVERIFIABLE one is replaced by the next draw (at most
 factor × k draws). The sample passes when at least ``spot_pass_ratio`` of the verified listings
-match. Fewer than min(k, ``spot_min_sample``) verified listings → ``T3_UNVERIFIABLE``, which is
-never held against the miner (no rank this time, still a participant). ``T3_MISMATCH`` is not a
-lie either (prices drift, sites disagree): no rank, still a participant.
+match; a match rate below ``spot_fabrication_floor`` is ``T3_FABRICATED`` (a liar), and in
+between is ``T3_MISMATCH`` (not paid, not a liar: prices drift, sites disagree). Fewer than
+min(k, ``spot_min_sample``) verified listings → ``T3_UNVERIFIABLE``: not paid (nothing was
+verified), never held against the miner.
+
+Status (``status_matches``): a listing the file calls active that the site shows off the market
+is a mismatch, unless the site shows when its status changed and that is after the row's
+``scraped_at`` (it sold after an honest scrape). Changes inside one class (FOR_SALE → PENDING,
+PENDING → FOR_SALE) are always allowed. docs/mechanism.md lists the transitions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -45,13 +52,69 @@ def _within(claimed: float | None, observed: float, tolerance: float) -> bool:
     return abs(claimed - observed) <= tolerance * abs(observed)
 
 
+# Statuses of a listing that is on the market (pending sales are still listed).
+ACTIVE_STATUSES = frozenset(
+    {
+        "FOR_SALE",
+        "COMING_SOON",
+        "NEW_CONSTRUCTION",
+        "FOR_SALE_BY_OWNER",
+        "FORECLOSURE",
+        "PENDING",
+        "CONTINGENT",
+        "UNDER_CONTRACT",
+        "ACCEPTING_BACKUP_OFFERS",
+    }
+)
+# Statuses of a listing that has left the market.
+OFF_MARKET_STATUSES = frozenset(
+    {"SOLD", "RECENTLY_SOLD", "OFF_MARKET", "WITHDRAWN", "EXPIRED", "CANCELLED", "DELISTED"}
+)
+
+
+def status_class(status: Any) -> str:
+    """``ACTIVE``, ``OFF_MARKET``, or the normalised status itself when it is neither."""
+    s = str(status or "").strip().upper().replace(" ", "_").replace("-", "_")
+    if s in ACTIVE_STATUSES:
+        return "ACTIVE"
+    if s in OFF_MARKET_STATUSES:
+        return "OFF_MARKET"
+    return s
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        t = value
+    else:
+        try:
+            t = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def status_matches(claimed: Mapping[str, Any], observed: Observed) -> bool:
+    """Whether the claimed status is still consistent with what the site shows now.
+
+    Same class → match. A class change (active ↔ off market, or any unknown status) is allowed
+    only when the site shows a status-change time after the row's ``scraped_at``.
+    """
+    if observed.status is None:
+        return True  # the source does not show a status: nothing to compare
+    if status_class(claimed.get("status")) == status_class(observed.status):
+        return True
+    changed = _time(observed.status_changed_at) if observed.status_changed_at else None
+    scraped = _time(claimed.get("scraped_at")) if claimed.get("scraped_at") else None
+    return changed is not None and scraped is not None and changed > scraped
+
+
 def compare(
     claimed: Mapping[str, Any], observed: Observed, config: ScoringSettings
 ) -> tuple[str, ...]:
     """Names of fields that do not match; a field the source does not show is not compared.
 
     Price within ``price_tolerance`` and living area within ``sqft_tolerance`` (relative to the
-    observed value), bedrooms/bathrooms exact, same zipcode.
+    observed value), bedrooms/bathrooms exact, same zipcode, status per ``status_matches``.
     """
     bad: list[str] = []
     if observed.price is not None and not _within(
@@ -73,6 +136,8 @@ def compare(
         and str(claimed.get("zipcode") or "").strip() != str(observed.zipcode).strip()
     ):
         bad.append("zipcode")
+    if not status_matches(claimed, observed):
+        bad.append("status")
     return tuple(bad)
 
 
@@ -125,6 +190,8 @@ def run_spot(
         reason = Reason.T3_UNVERIFIABLE
     elif Fraction(matched, verified) >= exact(config.spot_pass_ratio):
         reason = Reason.T3_PASS
+    elif Fraction(matched, verified) < exact(config.spot_fabrication_floor):
+        reason = Reason.T3_FABRICATED
     else:
         reason = Reason.T3_MISMATCH
     return SpotResult(reason, k, len(evidence), verified, matched, tuple(evidence))

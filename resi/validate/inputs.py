@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from resi.api.schemas import EpochInputs
+from resi.chain.base import MetagraphSnapshot
 from resi.errors import ListingFileError
 from resi.score.models import AssignmentInput, CommitInput, FileMeta, FileOutcome, Reason
 from resi.scrape import listing as listing_file
@@ -33,8 +35,15 @@ def assignments_of(inputs: EpochInputs) -> tuple[AssignmentInput, ...]:
     )
 
 
-def commits_of(inputs: EpochInputs) -> tuple[CommitInput, ...]:
-    """The epoch's commits with the server's receive times."""
+def commits_of(
+    inputs: EpochInputs, coldkeys: Mapping[str, str] | None = None
+) -> tuple[CommitInput, ...]:
+    """The epoch's commits with the server's receive times and each hotkey's coldkey.
+
+    ``coldkeys`` maps hotkey → coldkey (``coldkeys_of`` a metagraph); a hotkey missing from it
+    gets "" (its own hotkey then stands for its operator).
+    """
+    known = coldkeys or {}
     return tuple(
         CommitInput(
             hotkey=c.hotkey,
@@ -43,9 +52,15 @@ def commits_of(inputs: EpochInputs) -> tuple[CommitInput, ...]:
             sha256=c.sha256,
             rows=c.rows,
             received_at=c.received_at,
+            coldkey=known.get(c.hotkey, ""),
         )
         for c in inputs.commits
     )
+
+
+def coldkeys_of(metagraph: MetagraphSnapshot) -> dict[str, str]:
+    """hotkey → coldkey of every registered neuron (recorded with the epoch's commits)."""
+    return {n.hotkey: n.coldkey for n in metagraph.neurons}
 
 
 def read_outcome(path: Path) -> FileOutcome:

@@ -43,6 +43,7 @@ def observed_from(listing: Listing) -> Observed:
         bathrooms=listing.bathrooms,
         living_area_sqft=listing.living_area_sqft,
         zipcode=listing.zipcode,
+        status=listing.status,
     )
 
 

@@ -23,9 +23,17 @@ from resi.api.client import ApiClient
 from resi.api.schemas import CommitForValidator, EpochInputs
 from resi.chain.base import Chain, WeightsReceipt
 from resi.config import ScoringSettings, ValidatorSettings
-from resi.errors import ApiError, IntegrityError, ScoreError, StorageError, TransferUnavailable
+from resi.errors import (
+    ApiError,
+    ChainError,
+    IntegrityError,
+    ScoreError,
+    StorageError,
+    TransferUnavailable,
+)
 from resi.s3.layout import validator_key
 from resi.s3.transfer import download_file, upload_file
+from resi.score.distinct import with_distinct_active
 from resi.score.engine import validate_epoch
 from resi.score.models import (
     EpochRecord,
@@ -39,7 +47,7 @@ from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
 from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
-from resi.validate.inputs import assignments_of, commits_of, read_outcome
+from resi.validate.inputs import assignments_of, coldkeys_of, commits_of, read_outcome
 from resi.validate.lookups import fetch_lookups
 from resi.validate.report import (
     DATA_NAME,
@@ -151,7 +159,7 @@ class Validator:
         while True:
             try:
                 await self.run_once()
-            except (ApiError, StorageError) as exc:
+            except (ApiError, StorageError, ChainError) as exc:
                 log.warning("validator round failed, retrying later: %s", exc)
             await anyio.sleep(self.settings.poll_seconds)
 
@@ -247,7 +255,9 @@ class Validator:
         self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
     ) -> tuple[EpochRecord, EpochResult]:
         assignments = assignments_of(inputs)
-        commits = commits_of(inputs)
+        # Coldkeys (one paid file per operator per zipcode) come from the metagraph and are
+        # recorded with the commits, so replay needs no chain.
+        commits = commits_of(inputs, coldkeys_of(await self.chain.metagraph()))
         config = self.scoring
         files: dict[tuple[str, str], FileOutcome | FileAssessment] = {}
         zips = sorted({a.zipcode for a in assignments})
@@ -270,7 +280,7 @@ class Validator:
                         )
                         for c in subs
                     ]
-                    return assess_zipcode(
+                    assessed = assess_zipcode(
                         assignment,
                         pairs,
                         epoch_id=inputs.epoch_id,
@@ -278,6 +288,7 @@ class Validator:
                         validation_seed=inputs.validation_seed,
                         config=config,
                     )
+                    return with_distinct_active(assessed, pairs)
 
                 done = await anyio.to_thread.run_sync(work)
                 ckpt.assessments[zipcode] = [a.to_json() for a in done]

@@ -367,3 +367,79 @@ def test_scenario_spec_points_the_sybil_at_the_honest_miners_workdir(tmp_path: P
     assert entry["behaviour"] == "sybil"
     assert entry["victim_workdir"] == str(tmp_path / "work" / "honest")
     assert entry["victim_hotkey"] == base.miners[0].hotkey
+
+
+# ------------------------------------------------------------------ mechanism v2 (issue 14)
+
+
+def test_restamp_and_invented_values_keep_ids_but_change_what_tier_3_compares() -> None:
+    real = [_listing(i) for i in range(20)]
+    fresh = datetime(2026, 6, 1, tzinfo=UTC)
+    assert {r.scraped_at for r in fakes.restamp(real, fresh)} == {fresh}
+    invented = fakes.invent_values(real, fakes.rng_for("m"))
+    assert [r.listing_id for r in invented] == [r.listing_id for r in real]
+    # every row is off by more than tier 3's price tolerance
+    assert all(i.price > r.price * 1.1 for i, r in zip(invented, real, strict=True))
+
+
+def test_delisted_padder_claims_old_listings_active() -> None:
+    real = [_listing(i) for i in range(10)]
+    gone = [dataclasses_replace(_listing(100 + i), status="SOLD") for i in range(30)]
+    padded = fakes.pad_with_delisted(real, [*real[:2], *gone], 2.0)
+    assert len(padded) == 30  # 10 real + 20 delisted (real ones are not repeated)
+    assert {p.status for p in padded} == {"FOR_SALE"}
+
+
+def dataclasses_replace(item: Listing, **changes: Any) -> Listing:
+    import dataclasses
+
+    return dataclasses.replace(item, **changes)
+
+
+def test_new_behaviours_are_cheaters_with_a_runner() -> None:
+    from resi.devnet.scenarios import BEHAVIOURS as RUNNERS
+
+    new = {
+        "stale", "delisted-padder", "mismatch-fabricator", "late-fabricator",
+        "honeypot-avoider", "sybil-coldkey",
+    }  # fmt: skip
+    assert new <= CHEATERS and new <= set(RUNNERS)
+    assert sybil_victims(("honest", "sybil-coldkey")) == {1: 0}
+
+
+def test_same_coldkey_sybil_is_registered_under_its_victims_coldkey(tmp_path: Path) -> None:
+    from resi.devnet.identities import create_identities, open_devnet_chain
+
+    plan = DevnetPlan(("sybil-coldkey", "honest", "fabricator"), 1, 1, 30, tmp_path, keep=True)
+    ids = create_identities(plan)
+    sybil, victim, other = ids.miners
+    assert sybil.behaviour == "sybil-coldkey" and victim.behaviour == "honest"
+    assert sybil.wallet.coldkey_ss58 == victim.wallet.coldkey_ss58
+    assert sybil.hotkey != victim.hotkey
+    assert other.wallet.coldkey_ss58 != victim.wallet.coldkey_ss58
+    metagraph = open_devnet_chain(plan).metagraph_sync()
+    coldkey_of = {n.hotkey: n.coldkey for n in metagraph.neurons}
+    assert coldkey_of[sybil.hotkey] == coldkey_of[victim.hotkey] == victim.wallet.coldkey_ss58
+
+
+@pytest.mark.anyio
+async def test_old_scrape_is_mostly_sold_on_the_site_now(tmp_path: Path) -> None:
+    """`stale`'s data: the market as it was 120 days ago; the site shows nearly all of it gone."""
+    from resi.devnet.scenarios import STALE_DAYS, Ctx, MinerSpec, ScenarioSpec, _market, old_scrape
+    from resi.epoch.catalog import builtin_catalog
+
+    zipcode = next(
+        z.zipcode
+        for z in builtin_catalog()
+        if z.zip_type == "STANDARD" and 100 <= z.expected_listings <= 300
+    )
+    spec = ScenarioSpec("http://api", None, "http://sim", tmp_path, 1.0, 7, ())
+    miner = MinerSpec("m", "stale", "w", "h", tmp_path)
+    ctx = Ctx(spec, miner, "hk", None, None, None, anyio.CapacityLimiter(1))  # type: ignore[arg-type]
+    old = await old_scrape(ctx, zipcode)
+    assert len(old) >= 80 and {o.zipcode for o in old} == {zipcode}
+    now = datetime.now(UTC)
+    data = _market(7)
+    still = [o for o in old if (f := data.find(int(o.listing_id), now)) and f.status == "FOR_SALE"]
+    assert len(still) < 0.2 * len(old), f"{len(still)} of {len(old)} still for sale"
+    assert STALE_DAYS >= 90

@@ -62,17 +62,25 @@ def test_rewards_sum_to_one_and_zip_share_by_validated_count() -> None:
     assert sum(s.values()) == 1
     assert s["a1"] == Fraction(3, 4) * Fraction(55, 100)
     assert s["p"] == Fraction(3, 4) * Fraction(5, 100)
-    # B: ranks 2 and 3 unfilled → their 40% joins the 5% for q and r
-    assert s["q"] == s["r"] == Fraction(1, 4) * Fraction(45, 100) / 2
-    assert s[BURN_KEY] == 0
+    # B: ranks 2 and 3 unfilled → their 40% is burned (the default); q and r split the 5%
+    assert s["q"] == s["r"] == Fraction(1, 4) * Fraction(5, 100) / 2
+    assert s[BURN_KEY] == Fraction(1, 4) * Fraction(40, 100)
 
 
-def test_unfilled_ranks_burned_when_configured() -> None:
-    config = ScoringSettings(unfilled_to_participants=False)
-    s = epoch_scores(["w", "p"], {"A": ("w",)}, {"A": ["w", "p"]}, {"A": 10}, config)
+def test_unfilled_ranks_burned_by_default() -> None:
+    assert ScoringSettings().unfilled_to_participants is False
+    s = epoch_scores(["w", "p"], {"A": ("w",)}, {"A": ["w", "p"]}, {"A": 10}, CONFIG)
     assert s["w"] == Fraction(55, 100)
     assert s["p"] == Fraction(5, 100)
     assert s[BURN_KEY] == Fraction(40, 100)
+
+
+def test_unfilled_ranks_to_participants_when_configured() -> None:
+    config = ScoringSettings(unfilled_to_participants=True)
+    s = epoch_scores(["w", "p"], {"A": ("w",)}, {"A": ["w", "p"]}, {"A": 10}, config)
+    assert s["w"] == Fraction(55, 100)
+    assert s["p"] == Fraction(45, 100)
+    assert s[BURN_KEY] == 0
 
 
 def test_unfilled_ranks_without_participants_go_to_burn() -> None:

@@ -79,8 +79,9 @@ def test_fourth_honest_miner_is_participant_and_gets_remainder() -> None:
     assert result.winners["10001"] == ("m0", "m1", "m2")
     assert result.scores["m3"] == pytest.approx(0.025)
     assert result.scores["m4"] == pytest.approx(0.025)
-    skipped = next(d for d in result.decisions if d.hotkey == "m3")
-    assert Reason.T3_SKIPPED in skipped.reasons and skipped.participant
+    fourth = next(d for d in result.decisions if d.hotkey == "m3")
+    # every file is spot-checked, ranked or not: participants are verified too
+    assert Reason.T3_PASS in fourth.reasons and fourth.participant and fourth.rank is None
     assert sum(result.scores.values()) == pytest.approx(1.0)
 
 
@@ -205,7 +206,9 @@ def test_spot_pass_ratio_boundary(wrong: int, passes: bool) -> None:
     d = result.decisions[0]
     assert (Reason.T3_PASS in d.reasons) is passes
     assert (Reason.T3_MISMATCH in d.reasons) is not passes
-    assert not d.liar and d.participant
+    assert not d.liar  # 7 of 10 is above the fabrication floor
+    assert d.rank == (1 if passes else None)  # a mismatching file is not paid at all
+    assert (result.scores["m"] > 0) is passes
 
 
 @pytest.mark.parametrize(("price", "ok"), [(550_000, True), (550_001, False)])
@@ -248,7 +251,9 @@ def test_all_unverifiable_is_not_held_against_the_miner() -> None:
     d = result.decisions[0]
     assert Reason.T3_UNVERIFIABLE in d.reasons
     assert d.spot is not None and d.spot.draws == 6
-    assert not d.liar and d.participant and d.rank is None
+    # not a liar, but nothing was verified, so nothing is paid
+    assert not d.liar and not d.participant and d.rank is None
+    assert result.scores["m"] == 0
 
 
 def test_same_listing_looked_up_once_across_miners() -> None:
@@ -258,10 +263,11 @@ def test_same_listing_looked_up_once_across_miners() -> None:
     assert len(keys) == len(set(keys))
 
 
-def test_lookups_for_later_candidates_only_after_earlier_decided() -> None:
-    rec = record([assignment()], [_honest("a", 1), _honest("b", 2, start=5_000)])
-    first = validate_epoch(rec, {}, CONFIG)
-    assert all(int(r.key) < 5_000 for r in first.pending_lookups)
+def test_every_candidate_is_spot_checked_in_the_first_round() -> None:
+    """Tier 3 no longer waits for open ranks: the late file's lookups are asked at once."""
+    subs = [_honest(f"m{i}", i) for i in range(4)] + [_honest("late", 9, start=5_000)]
+    first = validate_epoch(record([assignment()], subs), {}, CONFIG)
+    assert any(int(r.key) >= 5_000 for r in first.pending_lookups)
     assert first.consensus_hash is None and not first.scores
 
 

@@ -234,6 +234,11 @@ async def test_two_validators_agree_and_replay_reproduces(world: World, tmp_path
     )
     assert "T3_NOT_FOUND" in padder_60614["reasons"]
     assert padder_60614["spot"]["evidence"][0]["status"] == "GONE"
+    # coldkeys come from the metagraph and are recorded with the commits (issue 14)
+    coldkey_of = {n.hotkey: n.coldkey for n in world.server.chain.metagraph_sync().neurons}
+    recorded = {c["hotkey"]: c["coldkey"] for c in doc["inputs"]["commits"]}
+    assert recorded[m["padder"]] == "5cold-p"
+    assert recorded == {hk: coldkey_of[hk] for hk in recorded}
 
     # the API holds the posted hash; weights went to the chain by uid
     async with world.server.client(None) as public:
