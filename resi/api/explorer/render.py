@@ -164,8 +164,8 @@ def epoch_page(v: EpochView) -> bytes:
     hidden = (
         ""
         if v.done
-        else '<p class="muted">This epoch is still running: outcomes and honeypots are shown '
-        "once it completes.</p>"
+        else '<p class="muted">This epoch is still running: outcomes appear once it '
+        "completes and validators report.</p>"
     )
     body = (
         f"<h1>Epoch {h(v.epoch_id)}</h1>{facts}{hidden}<h2>Map</h2>"
