@@ -1,4 +1,4 @@
-"""`resi report` and its signed route: a miner sees its own verdicts and spot rows, nobody else's."""
+"""`resi report` and its signed route: a miner sees its own verdicts and spot rows only."""
 
 from __future__ import annotations
 

@@ -49,6 +49,7 @@ def page(title: str, body: str) -> bytes:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>{h(title)} · resi explorer</title><style>{_CSS}</style></head><body>"
         '<header><strong>resi explorer</strong><nav><a href="/">Epochs</a> · '
         '<a href="/validators">Validators</a></nav></header>'

@@ -21,7 +21,7 @@ class Outcome:
     key: str
     label: str
     colour: str
-    shape: str  # circle | square | triangle | diamond
+    shape: str  # circle | ring | square | triangle | diamond
 
 
 OUTCOMES: dict[str, Outcome] = {
@@ -32,7 +32,7 @@ OUTCOMES: dict[str, Outcome] = {
         Outcome("empty", "no submissions", "#6b7280", "square"),
         Outcome("honeypot", "honeypot (revealed after completion)", "#7c3aed", "diamond"),
         Outcome("assigned", "assigned (epoch still running)", "#1d4ed8", "circle"),
-        Outcome("pending", "awaiting validation", "#0e7490", "square"),
+        Outcome("pending", "awaiting validation", "#0e7490", "ring"),
     )
 }
 
@@ -96,6 +96,9 @@ def _shape(o: Outcome, x: float, y: float) -> str:
     fill = f'fill="{o.colour}" stroke="#111" stroke-width="0.8"'
     if o.shape == "circle":
         return f'<circle cx="{x}" cy="{y}" r="{r}" {fill}/>'
+    if o.shape == "ring":
+        ring = f'fill="#fff" stroke="{o.colour}" stroke-width="2.5"'
+        return f'<circle cx="{x}" cy="{y}" r="{r}" {ring}/>'
     if o.shape == "square":
         return f'<rect x="{x - r}" y="{y - r}" width="{2 * r}" height="{2 * r}" {fill}/>'
     if o.shape == "triangle":
@@ -134,7 +137,7 @@ def render_map(points: Sequence[MapPoint], title: str) -> str:
         o = OUTCOMES[p.outcome]
         tip = escape(f"{p.zipcode} {p.label}: {o.label}")
         parts.append(
-            f'<g class="pt pt-{o.key}" data-zipcode="{escape(p.zipcode)}">'
+            f'<g class="pt pt-{o.key}" data-shape="{o.shape}" data-zipcode="{escape(p.zipcode)}">'
             f"<title>{tip}</title>{_shape(o, x, y)}</g>"
         )
     parts.append("</svg>")
