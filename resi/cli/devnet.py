@@ -43,6 +43,12 @@ def command(
         None, "--keep", help="Keep every file (chain, DB, S3, reports, logs) in this directory."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated market and cheaters."),
+    keep_api: float = typer.Option(
+        0.0,
+        "--keep-api",
+        help="After the run, keep the API (and the explorer at its address) running this many "
+        "seconds to browse; Ctrl-C stops early.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Run API, chain, S3, market, miners and validators on 127.0.0.1 and show who earned what."""
@@ -58,6 +64,7 @@ def command(
         data_dir=keep_dir or Path(),
         keep=keep_dir is not None,
         seed=seed,
+        keep_api_seconds=keep_api,
     )
     plan.validate()
     if keep_dir is None:
@@ -135,6 +142,11 @@ def render(result: DevnetResult) -> None:
             f"data kept in [bold]{result.data_dir}[/]; replay an epoch with "
             f"`resi replay-epoch ID --from-report <report>` (reports under "
             f"{result.data_dir}/work/validator*/)"
+        )
+    if result.explorer_url:
+        console.print(
+            f"explorer: [bold]{result.explorer_url}[/] (stops with the run; "
+            "`--keep-api SECONDS` keeps it up to browse)"
         )
     for problem in result.problems:
         console.print(f"[yellow]problem:[/] {problem}")

@@ -8,6 +8,7 @@ stopped (newest first) on success, error and Ctrl-C alike; their logs stay in th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Callable
@@ -131,7 +132,16 @@ async def _run(
     await _start_participants(plan, ids, ep, supervisor)
     mined, problems = await _watch(plan, ids, ep, supervisor, progress, observe)
     phase("collecting results")
-    return await collect_result(plan, ids, ep, mined, supervisor, problems)
+    result = await collect_result(plan, ids, ep, mined, supervisor, problems)
+    result = dataclasses.replace(result, explorer_url=f"{ep.api_url}/")
+    if plan.keep_api_seconds > 0:
+        # The run is over; the parts keep going so the explorer can be browsed (Ctrl-C stops).
+        phase(
+            f"explorer at {ep.api_url}/ — kept running for {plan.keep_api_seconds:.0f} s "
+            "(Ctrl-C to stop)"
+        )
+        await anyio.sleep(plan.keep_api_seconds)
+    return result
 
 
 async def _append(out: list[Any], fn: Callable[[], Any]) -> None:

@@ -198,7 +198,7 @@ def _score_chart(points: Sequence[tuple[str, float]]) -> str:
     """A small bar chart (inline SVG) of a miner's score per epoch, oldest on the left."""
     width, height, pad = 640, 160, 30
     n = max(len(points), 1)
-    bar = (width - 2 * pad) / n
+    bar = min((width - 2 * pad) / n, 64.0)
     top = max([s for _, s in points] + [1e-9])
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
@@ -216,7 +216,9 @@ def _score_chart(points: Sequence[tuple[str, float]]) -> str:
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(bar - 4, 1):.1f}" height="{bh:.1f}" '
             'fill="#1d4ed8"/>'
             f'<text x="{x + bar / 2 - 2:.1f}" y="{y - 3:.1f}" font-size="10" '
-            f'text-anchor="middle">{score:.3f}</text></g>'
+            f'text-anchor="middle">{score:.3f}</text>'
+            f'<text x="{x + bar / 2 - 2:.1f}" y="{height - pad + 14}" font-size="10" '
+            f'text-anchor="middle">{h(epoch_id[5:13].replace("T", " "))}h</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)
