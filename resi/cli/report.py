@@ -103,7 +103,7 @@ def print_report(report: MinerReport) -> None:
             spot.add_column(column)
         for row in z.spot:
             fields = sorted(set(row.claimed) | set(row.observed or {}))
-            verdict = "match" if row.match else ("mismatch" if row.match is False else row.status)
+            verdict = "match" if row.match else row.status if row.observed is None else "mismatch"
             for i, name in enumerate(fields):
                 observed = None if row.observed is None else row.observed.get(name)
                 flag = " ✘" if name in row.mismatched else ""

@@ -36,8 +36,16 @@ def h(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+def short(hotkey: str) -> str:
+    """A hotkey shortened for tables (``5DF1a7Wh…Ygk3J``); the full one goes in a title."""
+    return hotkey if len(hotkey) <= 16 else f"{hotkey[:8]}…{hotkey[-5:]}"
+
+
 def miner_link(hotkey: str) -> str:
-    return f'<a href="/miner/{quote(hotkey, safe="")}"><code>{h(hotkey)}</code></a>'
+    return (
+        f'<a href="/miner/{quote(hotkey, safe="")}" title="{h(hotkey)}">'
+        f"<code>{h(short(hotkey))}</code></a>"
+    )
 
 
 def epoch_link(epoch_id: str) -> str:
@@ -267,7 +275,7 @@ def validators_page(views: Sequence[EpochView], weights: dict[str, int | None]) 
             rows.append(
                 (
                     epoch_link(v.epoch_id),
-                    f"<code>{h(entry.validator)}</code>",
+                    f'<code title="{h(entry.validator)}">{h(short(entry.validator))}</code>',
                     f"<code>{h(entry.consensus_hash[:16])}…</code>",
                     '<span class="ok">✔ majority</span>'
                     if agrees
