@@ -141,3 +141,19 @@ def test_replay_epoch_reproduces_the_consensus_hash(devnet: dict[str, Any]) -> N
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert expected in proc.stdout
+
+
+def test_devnet_prints_the_explorer_and_validators_post_summaries(devnet: dict[str, Any]) -> None:
+    """Issue 18: the run names the explorer's address, and every validator's result came with a
+    report summary the API accepted (its hash matched), which is what the explorer shows."""
+    import contextlib
+    import sqlite3
+
+    assert devnet["explorer_url"].startswith("http://127.0.0.1:")
+    with contextlib.closing(sqlite3.connect(devnet["keep"] / "api.sqlite")) as db:
+        rows = db.execute(
+            "SELECT epoch_id, COUNT(*) FROM result_summaries GROUP BY epoch_id"
+        ).fetchall()
+    counts = dict(rows)
+    for epoch in devnet["epochs"]:
+        assert counts.get(epoch["epoch_id"]) == 2, epoch["epoch_id"]
