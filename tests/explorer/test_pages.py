@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import pytest
 
@@ -33,6 +34,12 @@ async def test_pages_show_epochs_winners_and_reasons(api_server: ApiServer) -> N
     done = server.epochs.completed
     await add_commits(server, done)
     await post_summary(server, done)
+    receipt = await anyio.to_thread.run_sync(
+        lambda: server.chain.set_weights_sync([0], [1.0], hotkey=server.keys.validator.ss58_address)
+    )
+    assert receipt.ok, receipt.message
+    weights = await server.chain.latest_weights(server.keys.validator.ss58_address)
+    assert weights is not None
     pages = await _pages(server)
     miner = server.keys.miner.ss58_address
     assert all(
@@ -53,6 +60,7 @@ async def test_pages_show_epochs_winners_and_reasons(api_server: ApiServer) -> N
     assert "1.000000000" in miner_html and "RANKED" in miner_html and "<svg" in miner_html
     validators = pages["/validators"].text
     assert server.keys.validator.ss58_address in validators and "majority" in validators
+    assert f"<td>{weights.block}</td>" in validators  # last weights block
     assert pages["/"].headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
