@@ -286,7 +286,7 @@ class ApiServerSettings(
         "a larger one is refused with 413.",
     )
     explorer_ttl_seconds: float = Field(
-        5.0,
+        15.0,
         gt=0,
         description="How long the explorer's rendered pages are served from cache before a "
         "rebuild (one rebuild at a time; requests never wait on it once a snapshot exists).",

@@ -16,7 +16,7 @@ _HEADERS = {
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "public, max-age=5",
+    "Cache-Control": "public, max-age=15",
 }
 
 
