@@ -123,3 +123,23 @@ async def test_pages_are_served_from_one_cached_snapshot(
             missing = await http.get("/miner/5NoSuchHotkey")
         assert missing.status_code == 404
         assert server.app[CACHE_KEY].builds == 1
+
+
+async def test_database_outage_keeps_serving_the_last_pages(
+    api_factory: Callable[..., Any], tmp_path: Any
+) -> None:
+    """A rebuild that fails (database gone) leaves the previous snapshot in service."""
+    async with api_factory(
+        f"sqlite:///{tmp_path / 'o.sqlite'}", explorer_ttl_seconds=0.001
+    ) as server:
+        cache = server.app[CACHE_KEY]
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            first = await http.get("/")
+            await server.store.close()  # the database is gone from under the API
+            second = await http.get("/")  # stale: triggers a rebuild, served the old pages
+            assert cache.building is not None
+            await cache.building  # the failed rebuild hands back the previous snapshot
+            third = await http.get("/")
+    assert first.status_code == second.status_code == third.status_code == 200
+    assert first.text == second.text == third.text
+    assert cache.builds == 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from resi.api.explorer import data, render
 from resi.api.state import ApiState
+from resi.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,14 @@ class ExplorerCache:
 
     async def _build(self, state: ApiState) -> Snapshot:
         async with self._lock:
-            snap = await build_snapshot(state)
+            try:
+                snap = await build_snapshot(state)
+            except StoreError as exc:
+                if self.snapshot is None:
+                    raise  # the first request gets the usual 503 JSON
+                # Keep serving the previous pages; the next request retries the rebuild.
+                log.warning("explorer rebuild failed, serving the previous pages: %s", exc)
+                return self.snapshot
             self.snapshot = snap
             self.builds += 1
             return snap
