@@ -83,6 +83,9 @@ async def test_running_epoch_reveals_no_honeypot_seed_or_nonce(api_server: ApiSe
     page = pages[f"/epoch/{active.epoch_id}"].text
     assert "00501" in page  # listed like any zipcode, unmarked
     assert "honeypot" not in page.lower()
+    # which zipcodes others skipped would point at the honeypots: no per-zipcode commit counts
+    row = page[page.index("<td><code>10001</code></td>") :].split("</tr>")[0]
+    assert '<span class="muted">hidden</span>' in row
     assert f"{active.achieved_sum:,}" not in page
 
 

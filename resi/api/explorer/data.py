@@ -47,7 +47,7 @@ class ZipcodeView:
     lon: float
     expected: int
     honeypot: bool | None  # None while the epoch is not completed
-    commits: int
+    commits: int | None  # None while running: which zipcodes others skip hints at honeypots
     winners: tuple[str, ...]
     validated: int | None
 
@@ -159,7 +159,7 @@ async def epoch_view(state: ApiState, epoch: Epoch, now: datetime) -> EpochView:
             lon=a.lon,
             expected=a.expected_listings,
             honeypot=a.honeypot if done else None,
-            commits=per_zip.get(a.zipcode, 0),
+            commits=per_zip.get(a.zipcode, 0) if done else None,
             winners=tuple(head.zipcodes[a.zipcode].winners)
             if head and a.zipcode in head.zipcodes
             else (),

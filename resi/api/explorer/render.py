@@ -148,7 +148,7 @@ def epoch_page(v: EpochView) -> bytes:
             f"<code>{h(z.zipcode)}</code>",
             h(z.place),
             f"{z.expected:,}",
-            str(z.commits),
+            str(z.commits) if z.commits is not None else '<span class="muted">hidden</span>',
             h(z.outcome),
             _ranks_cell(z.winners, 0),
             _ranks_cell(z.winners, 1),
