@@ -93,9 +93,13 @@ def route_specs() -> list[RouteSpec]:
                   request=ValidatorResult, response=ValidatorResultReceipt, errors=(409,)),
         RouteSpec("miner_report", "GET", paths.MINER_REPORT, Role.MINER,
                   miner_report.miner_report,
-                  "The caller's own outcome per zipcode from validators' report summaries "
-                  "(epoch id or `latest`): rank, reason codes, spot-check rows.",
+                  "The caller's own outcome per zipcode from validators' report summaries: "
+                  "rank, reason codes, spot-check rows (claimed vs observed).",
                   response=MinerReport, path_params=("epoch_id",), errors=(400, 404, 409)),
+        RouteSpec("miner_report_latest", "GET", paths.MINER_REPORT_LATEST, Role.MINER,
+                  miner_report.miner_report,
+                  "The caller's own outcome in the newest epoch with validator summaries.",
+                  response=MinerReport, errors=(404,)),
         RouteSpec("consensus", "GET", paths.CONSENSUS, Role.PUBLIC, public_routes.consensus,
                   "Validators' hashes, majority hash, agreement share and outliers.",
                   response=Consensus, path_params=("epoch_id",), errors=(400, 404, 503)),

@@ -65,6 +65,7 @@ HEALTH = "/health"
 METRICS = "/metrics"
 OPENAPI = "/openapi.json"
 MINER_REPORT = "/api/v1/miners/report/{epoch_id}"
+MINER_REPORT_LATEST = "/api/v1/miners/report"
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -200,7 +201,7 @@ class ApiClient:
     async def miner_report(self, epoch_id: str | None = None) -> MinerReport:
         """This miner's outcome per zipcode from the validators' summaries (newest epoch with
         summaries when ``epoch_id`` is None)."""
-        path = MINER_REPORT.format(epoch_id=epoch_id or "latest")
+        path = MINER_REPORT_LATEST if epoch_id is None else MINER_REPORT.format(epoch_id=epoch_id)
         return await self._call("GET", path, MinerReport, retry=True)
 
     # ------------------------------------------------------------------ public

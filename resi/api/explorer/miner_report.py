@@ -1,4 +1,4 @@
-"""`GET /api/v1/miners/report/{epoch_id}`: a signed miner's own outcome from validators' summaries.
+"""`GET /api/v1/miners/report[/{epoch_id}]`: a signed miner's own outcome from the summaries.
 
 Only the caller's entries leave the API (its own claimed-vs-observed spot rows included), and
 only for COMPLETED epochs, so nothing here helps one miner learn about another's files.
@@ -33,7 +33,7 @@ async def miner_report(request: web.Request) -> web.Response:
     """The caller's rank, reasons and spot-check rows per zipcode, per validator."""
     state = state_of(request)
     hotkey = request[CALLER_KEY].hotkey
-    if request.match_info["epoch_id"] == "latest":
+    if "epoch_id" not in request.match_info:
         epoch = await _latest_with_summaries(state)
     else:
         epoch = await epoch_queries.require_epoch(state, path_epoch_id(request), status=404)
