@@ -291,6 +291,18 @@ class ApiServerSettings(
     require_receiver: bool = Field(
         False, description="Refuse requests not signed for this API's hotkey."
     )
+    max_result_summary_bytes: int = Field(
+        512 * 1024,
+        gt=0,
+        description="Largest report summary a validator may post with its result (JSON bytes); "
+        "a larger one is refused with 413.",
+    )
+    explorer_ttl_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How long the explorer's rendered pages are served from cache before a "
+        "rebuild (one rebuild at a time; requests never wait on it once a snapshot exists).",
+    )
 
 
 class MinerSettings(

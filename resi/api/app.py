@@ -19,7 +19,7 @@ from aiohttp import web
 
 from resi import __version__
 from resi.api import client as paths
-from resi.api import miner_routes, public_routes, signed_routes, validator_routes
+from resi.api import explorer, miner_routes, public_routes, signed_routes, validator_routes
 from resi.api.assignment_doc import SignedAssignment
 from resi.api.auth import gate_middleware
 from resi.api.background import (
@@ -31,6 +31,7 @@ from resi.api.background import (
     refresh_metagraph,
     run_manager_once,
 )
+from resi.api.explorer import miner_report
 from resi.api.middleware import error_middleware
 from resi.api.openapi import build_openapi
 from resi.api.schemas import (
@@ -39,6 +40,7 @@ from resi.api.schemas import (
     EpochInputs,
     FolderAccessRequest,
     Health,
+    MinerReport,
     Stats,
     StatusReceipt,
     StatusUpdate,
@@ -89,6 +91,15 @@ def route_specs() -> list[RouteSpec]:
                   validator_routes.post_result,
                   "Publish a consensus hash and report key for a COMPLETED epoch.",
                   request=ValidatorResult, response=ValidatorResultReceipt, errors=(409,)),
+        RouteSpec("miner_report", "GET", paths.MINER_REPORT, Role.MINER,
+                  miner_report.miner_report,
+                  "The caller's own outcome per zipcode from validators' report summaries: "
+                  "rank, reason codes, spot-check rows (claimed vs observed).",
+                  response=MinerReport, path_params=("epoch_id",), errors=(400, 404, 409)),
+        RouteSpec("miner_report_latest", "GET", paths.MINER_REPORT_LATEST, Role.MINER,
+                  miner_report.miner_report,
+                  "The caller's own outcome in the newest epoch with validator summaries.",
+                  response=MinerReport, errors=(404,)),
         RouteSpec("consensus", "GET", paths.CONSENSUS, Role.PUBLIC, public_routes.consensus,
                   "Validators' hashes, majority hash, agreement share and outliers.",
                   response=Consensus, path_params=("epoch_id",), errors=(400, 404, 503)),
@@ -157,6 +168,7 @@ def create_app(
     app[SPECS_KEY] = {s.name: s for s in specs}
     for spec in specs:
         app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
+    explorer.install(app)
     app.cleanup_ctx.append(_background_ctx)
     return app
 

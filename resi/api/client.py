@@ -31,7 +31,9 @@ from resi.api.schemas import (
     EpochInputs,
     FolderAccessRequest,
     Health,
+    MinerReport,
     MinerStatus,
+    ResultSummary,
     Stats,
     StatusReceipt,
     StatusUpdate,
@@ -62,6 +64,8 @@ CONSENSUS = "/api/v1/epochs/{epoch_id}/consensus"
 HEALTH = "/health"
 METRICS = "/metrics"
 OPENAPI = "/openapi.json"
+MINER_REPORT = "/api/v1/miners/report/{epoch_id}"
+MINER_REPORT_LATEST = "/api/v1/miners/report"
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -175,15 +179,30 @@ class ApiClient:
         return await self._call("POST", VALIDATOR_UPLOAD, UploadGrant, body=body, retry=True)
 
     async def post_result(
-        self, epoch_id: str, consensus_hash: str, report_key: str
+        self,
+        epoch_id: str,
+        consensus_hash: str,
+        report_key: str,
+        summary: ResultSummary | None = None,
     ) -> ValidatorResultReceipt:
-        """Publish this validator's consensus hash and report key for an epoch."""
+        """Publish this validator's consensus hash, report key and (optional) report summary."""
         body = ValidatorResult(
-            epoch_id=epoch_id, consensus_hash=consensus_hash, report_key=report_key
+            epoch_id=epoch_id,
+            consensus_hash=consensus_hash,
+            report_key=report_key,
+            summary=summary,
         )
         return await self._call(
             "POST", VALIDATOR_RESULTS, ValidatorResultReceipt, body=body, retry=False
         )
+
+    # ------------------------------------------------------------------ miners' own report
+
+    async def miner_report(self, epoch_id: str | None = None) -> MinerReport:
+        """This miner's outcome per zipcode from the validators' summaries (newest epoch with
+        summaries when ``epoch_id`` is None)."""
+        path = MINER_REPORT_LATEST if epoch_id is None else MINER_REPORT.format(epoch_id=epoch_id)
+        return await self._call("GET", path, MinerReport, retry=True)
 
     # ------------------------------------------------------------------ public
 

@@ -7,7 +7,7 @@ is a 422, not a silently ignored value.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -147,12 +147,57 @@ class ValidatorUploadRequest(_Request):
     epoch_id: str = Field(pattern=EPOCH_ID)
 
 
+SCORE_DECIMAL = r"^[0-9]{1,3}\.[0-9]{9}$"
+ScoreDecimal = Annotated[str, Field(pattern=SCORE_DECIMAL)]
+Scalar = str | int | float | bool | None
+
+
+class SpotRowSummary(_Request):
+    """One sampled listing of a spot check: what the miner claimed against what was observed."""
+
+    key: str = Field(max_length=128)
+    status: str = Field(max_length=32)
+    match: bool | None
+    mismatched: list[str] = Field(default_factory=list, max_length=16)
+    claimed: dict[str, Scalar] = Field(default_factory=dict, max_length=16)
+    observed: dict[str, Scalar] | None = Field(None, max_length=16)
+
+
+class MinerZipcodeSummary(_Request):
+    """One miner's outcome in one zipcode as a validator decided it."""
+
+    zipcode: str = Field(pattern=ZIPCODE)
+    rank: int | None = Field(None, ge=1, le=3)
+    reasons: list[str] = Field(default_factory=list, max_length=8)
+    liar: bool = False
+    spot: list[SpotRowSummary] | None = Field(None, max_length=20)
+
+
+class ZipcodeSummary(_Request):
+    winners: list[str] = Field(default_factory=list, max_length=3)
+    validated: int = Field(0, ge=0)
+
+
+class ResultSummary(_Request):
+    """A compact summary of a validator's report, posted with its result (issue 18).
+
+    ``scores`` (decimal strings, as hashed) and ``zipcodes[*].winners`` recompute the consensus
+    hash, so the API refuses a summary that does not describe the posted result.
+    """
+
+    epoch_id: str = Field(pattern=EPOCH_ID)
+    scores: dict[str, ScoreDecimal] = Field(default_factory=dict)
+    zipcodes: dict[str, ZipcodeSummary] = Field(default_factory=dict)
+    miners: dict[str, list[MinerZipcodeSummary]] = Field(default_factory=dict)
+
+
 class ValidatorResult(_Request):
     """`POST /api/v1/validators/results`."""
 
     epoch_id: str = Field(pattern=EPOCH_ID)
     consensus_hash: str = Field(pattern=HEX64)
     report_key: str = Field(min_length=1, max_length=512)
+    summary: ResultSummary | None = None
 
 
 class ValidatorResultReceipt(_Response):
@@ -215,3 +260,27 @@ class Health(_Response):
 
     ok: bool
     parts: list[HealthPart]
+
+
+# ----------------------------------------------------------------- miners' own report
+
+
+class MinerReportZipcode(_Response):
+    """One zipcode of a miner's report: each validator's verdict (rank, reasons, spot rows)."""
+
+    zipcode: str
+    validator: str
+    rank: int | None
+    reasons: list[str]
+    liar: bool
+    spot: list[SpotRowSummary] | None
+
+
+class MinerReport(_Response):
+    """`GET /api/v1/miners/report/{epoch_id}` (signed by the miner: its own outcome only)."""
+
+    epoch_id: str
+    miner: str
+    validators: list[str]
+    scores: dict[str, str]
+    zipcodes: list[MinerReportZipcode]

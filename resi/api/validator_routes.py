@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import timedelta
+from fractions import Fraction
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from resi.epoch.models import Commit, Epoch, EpochState
 from resi.epoch.secrets import validation_seed
 from resi.errors import ApiError
 from resi.s3.layout import is_in_prefix, validator_prefix
+from resi.score.consensus import consensus_hash
 
 _EPOCH_ID_RE = re.compile(EPOCH_ID)
 _DONE = (EpochState.COMPLETED, EpochState.ARCHIVED)
@@ -119,9 +121,14 @@ async def post_result(request: web.Request) -> web.Response:
     _require_completed(state, epoch)
     if not is_in_prefix(body.report_key, validator_prefix(hotkey, epoch.epoch_id)):
         raise ApiError(403, "FOREIGN_PREFIX", "report key must be inside the caller's own prefix")
+    summary_json = None if body.summary is None else check_summary(state, epoch, body)
     await state.store.record_validator_result(
         epoch.epoch_id, hotkey, body.consensus_hash, body.report_key, received_at
     )
+    if summary_json is not None:
+        await state.store.record_result_summary(
+            epoch.epoch_id, hotkey, body.consensus_hash, summary_json, received_at
+        )
     receipt = ValidatorResultReceipt(
         epoch_id=epoch.epoch_id,
         validator=hotkey,
@@ -129,3 +136,27 @@ async def post_result(request: web.Request) -> web.Response:
         received_at=received_at,
     )
     return json_model(receipt)
+
+
+def check_summary(state: ApiState, epoch: Epoch, body: ValidatorResult) -> str:
+    """The summary's JSON text once it is within bounds and describes the posted result.
+
+    The hash is recomputed from the summary's scores and winners with the epoch's stored nonce,
+    so a summary can only ever describe the result it came with. Raises ``ApiError`` 413
+    ``SUMMARY_TOO_LARGE`` or 422 ``SUMMARY_MISMATCH``.
+    """
+    summary = body.summary
+    assert summary is not None
+    text = summary.model_dump_json()
+    limit = state.settings.max_result_summary_bytes
+    if len(text.encode()) > limit:
+        raise ApiError(413, "SUMMARY_TOO_LARGE", f"report summary exceeds {limit} bytes")
+    if summary.epoch_id != epoch.epoch_id:
+        raise ApiError(422, "SUMMARY_MISMATCH", "summary is for another epoch")
+    scores = {hk: Fraction(v) for hk, v in summary.scores.items()}
+    winners = {z: z_sum.winners for z, z_sum in summary.zipcodes.items()}
+    if consensus_hash(epoch.epoch_id, epoch.nonce, scores, winners) != body.consensus_hash:
+        raise ApiError(
+            422, "SUMMARY_MISMATCH", "summary scores and winners do not give the posted hash"
+        )
+    return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,12 @@ def command(
         None, "--keep", help="Keep every file (chain, DB, S3, reports, logs) in this directory."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated market and cheaters."),
+    keep_api: float = typer.Option(
+        0.0,
+        "--keep-api",
+        help="After the run, keep the API (and the explorer at its address) running this many "
+        "seconds to browse; Ctrl-C stops early.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Run API, chain, S3, market, miners and validators on 127.0.0.1 and show who earned what."""
@@ -58,6 +65,7 @@ def command(
         data_dir=keep_dir or Path(),
         keep=keep_dir is not None,
         seed=seed,
+        keep_api_seconds=keep_api,
     )
     plan.validate()
     if keep_dir is None:
@@ -70,8 +78,17 @@ def command(
             f"({', '.join(plan.behaviours)}), {validators} validators, "
             f"{epochs} epochs of {epoch_seconds} s; data in {data_dir}"
         )
+    shown: list[DevnetResult] = []
+
+    def show(result: DevnetResult) -> None:
+        shown.append(result)
+        if as_json:
+            typer.echo(json.dumps(result.to_json(), indent=2))
+        else:
+            render(result)
+
     try:
-        result = _run_with_progress(plan, quiet=as_json)
+        result = _run_with_progress(plan, quiet=as_json, on_result=show)
     except DevnetError as exc:
         where = exc.log_path or str(data_dir / "logs")
         err_console.print(f"[bold red]devnet failed:[/] {exc}\nlogs kept in {where}")
@@ -80,28 +97,28 @@ def command(
         # Children and S3 are already stopped (the orchestrator's cleanup is shielded).
         err_console.print(f"interrupted; every part stopped. Logs kept in {data_dir / 'logs'}")
         raise typer.Exit(130) from None
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        render(result)
+    if not shown:
+        show(result)
     if not result.complete:
         raise typer.Exit(1)
 
 
-def _run_with_progress(plan: DevnetPlan, *, quiet: bool) -> DevnetResult:
+def _run_with_progress(
+    plan: DevnetPlan, *, quiet: bool, on_result: Callable[[DevnetResult], None]
+) -> DevnetResult:
     from rich.live import Live
     from rich.text import Text
 
     from resi.devnet.orchestrator import run_devnet
 
     if quiet:
-        return run_async(run_devnet, plan, lambda p: None)
+        return run_async(run_devnet, plan, lambda p: None, on_result)
     with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
 
         def observe(p: Progress) -> None:
             live.update(_progress_view(p))
 
-        return run_async(run_devnet, plan, observe)
+        return run_async(run_devnet, plan, observe, on_result)
 
 
 def _progress_view(p: Progress) -> Group:
@@ -135,6 +152,11 @@ def render(result: DevnetResult) -> None:
             f"data kept in [bold]{result.data_dir}[/]; replay an epoch with "
             f"`resi replay-epoch ID --from-report <report>` (reports under "
             f"{result.data_dir}/work/validator*/)"
+        )
+    if result.explorer_url:
+        console.print(
+            f"explorer: [bold]{result.explorer_url}[/] (stops with the run; "
+            "`--keep-api SECONDS` keeps it up to browse)"
         )
     for problem in result.problems:
         console.print(f"[yellow]problem:[/] {problem}")

@@ -12,7 +12,7 @@ import json
 import shutil
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,7 +57,11 @@ class Progress:
 Observer = Callable[[Progress], None]
 
 
-async def run_devnet(plan: DevnetPlan, observe: Observer) -> DevnetResult:
+async def run_devnet(
+    plan: DevnetPlan,
+    observe: Observer,
+    on_result: Callable[[DevnetResult], None] | None = None,
+) -> DevnetResult:
     """Run the devnet described by ``plan``; ``observe`` gets progress updates.
 
     Returns the summary. Raises ``DevnetError`` when a part fails to start or dies (its log
@@ -71,7 +75,7 @@ async def run_devnet(plan: DevnetPlan, observe: Observer) -> DevnetResult:
     finished = False
     async with AsyncExitStack() as services:
         try:
-            result = await _run(plan, supervisor, s3, services, progress, observe)
+            result = await _run(plan, supervisor, s3, services, progress, observe, on_result)
             finished = True
         finally:
             with anyio.CancelScope(shield=True):
@@ -92,6 +96,7 @@ async def _run(
     services: AsyncExitStack,
     progress: Progress,
     observe: Observer,
+    on_result: Callable[[DevnetResult], None] | None = None,
 ) -> DevnetResult:
     def phase(text: str) -> None:
         progress.phase = text
@@ -131,7 +136,19 @@ async def _run(
     await _start_participants(plan, ids, ep, supervisor)
     mined, problems = await _watch(plan, ids, ep, supervisor, progress, observe)
     phase("collecting results")
-    return await collect_result(plan, ids, ep, mined, supervisor, problems)
+    result = await collect_result(plan, ids, ep, mined, supervisor, problems)
+    result = replace(result, explorer_url=f"{ep.api_url}/")
+    if plan.keep_api_seconds > 0:
+        # The run is over; the parts keep going so the explorer can be browsed (Ctrl-C stops),
+        # and the caller shows the result now rather than after the wait.
+        if on_result is not None:
+            on_result(result)
+        phase(
+            f"explorer at {ep.api_url}/ — kept running for {plan.keep_api_seconds:.0f} s "
+            "(Ctrl-C to stop)"
+        )
+        await anyio.sleep(plan.keep_api_seconds)
+    return result
 
 
 async def _append(out: list[Any], fn: Callable[[], Any]) -> None:

@@ -119,6 +119,7 @@ class DevnetPlan:
     weights_interval_blocks: int = 4
     weights_rate_limit_blocks: int = 2
     poll_seconds: float = 1.0
+    keep_api_seconds: float = 0.0  # keep everything running this long after the run (browse)
 
     @property
     def miner_names(self) -> tuple[str, ...]:

@@ -76,6 +76,7 @@ class DevnetResult:
     problems: tuple[str, ...] = ()
     logs_dir: str = ""
     version: int = field(default=SUMMARY_VERSION)
+    explorer_url: str = ""  # the API's explorer (issue 18)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

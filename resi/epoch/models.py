@@ -105,3 +105,14 @@ class ValidatorResultRow:
     consensus_hash: str
     report_key: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class ResultSummaryRow:
+    """One validator's report summary for an epoch (JSON text of ``ResultSummary``)."""
+
+    epoch_id: str
+    validator_hotkey: str
+    consensus_hash: str
+    summary_json: str
+    at: datetime

@@ -54,6 +54,7 @@ from resi.validate.report import (
     METADATA_NAME,
     REPORT_NAME,
     build_report,
+    build_summary,
     epoch_metadata,
     winners_table,
     write_json,
@@ -355,7 +356,8 @@ class Validator:
             self._progress(epoch_id, "upload", i, len(names))
         report_key = validator_key(self.hotkey, epoch_id, REPORT_NAME)
         try:
-            await self.client.post_result(epoch_id, result.consensus_hash, report_key)
+            summary = build_summary(result)
+            await self.client.post_result(epoch_id, result.consensus_hash, report_key, summary)
         except ApiError as exc:
             if exc.status != 409:  # 409: already posted before a crash
                 raise

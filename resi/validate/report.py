@@ -189,3 +189,75 @@ def epoch_metadata(record: EpochRecord, result: EpochResult, validator: str) -> 
         "winners": {z: list(hks) for z, hks in sorted(result.winners.items())},
         "liars": sorted(result.liars),
     }
+
+
+# ----------------------------------------------------------------- result summary (issue 18)
+
+SUMMARY_MAX_BYTES = 512 * 1024
+"""Default bound of a posted result summary (the API's ``max_result_summary_bytes``)."""
+_SPOT_FIELDS = 16
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value if not isinstance(value, str) else value[:200]
+    return str(value)[:200]
+
+
+def _spot_rows(spot: Any) -> list[Any]:
+    from resi.api.schemas import SpotRowSummary
+
+    rows = []
+    for e in spot.evidence[:20]:
+        claimed = {k: _scalar(v) for k, v in list(dict(e.claimed).items())[:_SPOT_FIELDS]}
+        observed = None
+        if e.observed is not None:
+            observed = {k: _scalar(v) for k, v in asdict(e.observed).items()}
+        rows.append(
+            SpotRowSummary(
+                key=e.key[:128],
+                status=e.status.value,
+                match=e.match,
+                mismatched=list(e.mismatched)[:_SPOT_FIELDS],
+                claimed=claimed,
+                observed=observed,
+            )
+        )
+    return rows
+
+
+def build_summary(result: EpochResult, *, max_bytes: int = SUMMARY_MAX_BYTES) -> Any | None:
+    """The compact ``ResultSummary`` of a complete result, posted with the consensus hash.
+
+    Carries the hashed scores and winners (so the API can recompute the hash), validated counts,
+    and per miner its rank and reason codes per zipcode with the sampled spot-check rows. When the
+    JSON exceeds ``max_bytes`` the spot rows are dropped; returns None if it is still too large.
+    """
+    from resi.api.schemas import MinerZipcodeSummary, ResultSummary, ZipcodeSummary
+
+    zipcodes = {
+        z: ZipcodeSummary(winners=list(hks), validated=int(result.validated_counts.get(z, 0)))
+        for z, hks in sorted(result.winners.items())
+    }
+    for with_spot in (True, False):
+        miners: dict[str, list[MinerZipcodeSummary]] = {}
+        for d in result.decisions:
+            spot = _spot_rows(d.spot) if with_spot and d.spot is not None else None
+            miners.setdefault(d.hotkey, []).append(
+                MinerZipcodeSummary(
+                    zipcode=d.zipcode,
+                    rank=d.rank,
+                    reasons=[r.value for r in d.reasons][:8],
+                    liar=d.liar,
+                    spot=spot,
+                )
+            )
+        summary = ResultSummary(
+            epoch_id=result.epoch_id,
+            scores=dict(sorted(result.score_strings.items())),
+            zipcodes=zipcodes,
+            miners=miners,
+        )
+        if len(summary.model_dump_json()) <= max_bytes:
+            return summary
+    return None

@@ -182,3 +182,19 @@ def test_honest_miners_take_at_least_95_percent_of_the_non_burn_weight(
     total = sum(paid.values())
     honest = sum(v for b, v in paid.items() if b in HONEST)
     assert total > 0 and honest >= 0.95 * total, f"honest {honest} of {total}: {paid}"
+
+
+def test_devnet_prints_the_explorer_and_validators_post_summaries(devnet: dict[str, Any]) -> None:
+    """Issue 18: the run names the explorer's address, and every validator's result came with a
+    report summary the API accepted (its hash matched), which is what the explorer shows."""
+    import contextlib
+    import sqlite3
+
+    assert devnet["explorer_url"].startswith("http://127.0.0.1:")
+    with contextlib.closing(sqlite3.connect(devnet["keep"] / "api.sqlite")) as db:
+        rows = db.execute(
+            "SELECT epoch_id, COUNT(*) FROM result_summaries GROUP BY epoch_id"
+        ).fetchall()
+    counts = dict(rows)
+    for epoch in devnet["epochs"]:
+        assert counts.get(epoch["epoch_id"]) == 2, epoch["epoch_id"]

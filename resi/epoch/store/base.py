@@ -17,6 +17,7 @@ from resi.epoch.models import (
     Epoch,
     EpochState,
     MinerStatusRow,
+    ResultSummaryRow,
     ValidatorResultRow,
     ZipcodeInfo,
 )
@@ -112,6 +113,19 @@ class Store(Protocol):
 
     async def validator_results(self, epoch_id: str) -> list[ValidatorResultRow]:
         """Every validator's result for the epoch, ordered by validator hotkey."""
+
+    async def record_result_summary(
+        self,
+        epoch_id: str,
+        validator_hotkey: str,
+        consensus_hash: str,
+        summary_json: str,
+        at: datetime,
+    ) -> None:
+        """Store (replace) one validator's report summary (JSON text) for the epoch."""
+
+    async def result_summaries(self, epoch_id: str) -> list[ResultSummaryRow]:
+        """Every validator's report summary for the epoch, ordered by validator hotkey."""
 
     # ------------------------------------------------------------------ auth and limits
 

@@ -99,6 +99,17 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (epoch_id, zipcode)
         )""",
     ),
+    # issue 18: each validator's compact report summary per epoch (served by the explorer).
+    2: (
+        """CREATE TABLE result_summaries (
+            epoch_id TEXT NOT NULL,
+            validator_hotkey TEXT NOT NULL,
+            consensus_hash TEXT NOT NULL,
+            summary_json TEXT NOT NULL,
+            reported_at {ts} NOT NULL,
+            PRIMARY KEY (epoch_id, validator_hotkey)
+        )""",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

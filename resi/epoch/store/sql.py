@@ -16,6 +16,7 @@ from resi.epoch.models import (
     Epoch,
     EpochState,
     MinerStatusRow,
+    ResultSummaryRow,
     ValidatorResultRow,
     ZipcodeInfo,
 )
@@ -421,6 +422,45 @@ class SqlStore:
                 validator_hotkey=r["validator_hotkey"],
                 consensus_hash=r["consensus_hash"],
                 report_key=r["report_key"],
+                at=self._d.ts_out(r["reported_at"]),
+            )
+            for r in rows
+        ]
+
+    async def record_result_summary(
+        self,
+        epoch_id: str,
+        validator_hotkey: str,
+        consensus_hash: str,
+        summary_json: str,
+        at: datetime,
+    ) -> None:
+        async with self._driver.transaction() as c:
+            await c.execute(
+                "INSERT INTO result_summaries "
+                "(epoch_id, validator_hotkey, consensus_hash, summary_json, reported_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (epoch_id, validator_hotkey) DO UPDATE SET "
+                "consensus_hash = excluded.consensus_hash, "
+                "summary_json = excluded.summary_json, reported_at = excluded.reported_at",
+                epoch_id,
+                validator_hotkey,
+                consensus_hash,
+                summary_json,
+                self._d.ts_in(at),
+            )
+
+    async def result_summaries(self, epoch_id: str) -> list[ResultSummaryRow]:
+        rows = await self._fetch(
+            "SELECT epoch_id, validator_hotkey, consensus_hash, summary_json, reported_at "
+            "FROM result_summaries WHERE epoch_id = ? ORDER BY validator_hotkey",
+            epoch_id,
+        )
+        return [
+            ResultSummaryRow(
+                epoch_id=r["epoch_id"],
+                validator_hotkey=r["validator_hotkey"],
+                consensus_hash=r["consensus_hash"],
+                summary_json=r["summary_json"],
                 at=self._d.ts_out(r["reported_at"]),
             )
             for r in rows
