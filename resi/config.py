@@ -338,6 +338,29 @@ class ValidatorSettings(
         "registered miners while the API is down (0 = no relay).",
     )
     relay_host: str = Field("0.0.0.0", description="Address the assignment relay listens on.")
+    epoch_seconds: int = Field(
+        14_400,
+        gt=0,
+        description="Epoch length in seconds (the API's); measures how old the weights are "
+        "while the API is unreachable.",
+    )
+    weights_stale_epochs: int = Field(
+        3,
+        ge=0,
+        description="Weights come from the newest validated epoch until more than this many "
+        "epochs have completed after it; then all weight goes to `burn_uid`.",
+    )
+    metrics_port: int = Field(
+        0, ge=0, le=65_535, description="Port of the Prometheus `/metrics` endpoint (0 = off)."
+    )
+    metrics_host: str = Field("0.0.0.0", description="Address the `/metrics` endpoint listens on.")
+
+    @field_validator("epoch_seconds")
+    @classmethod
+    def _epoch_divides_day(cls, v: int) -> int:
+        if 86_400 % v:
+            raise ValueError("epoch_seconds must divide 86400 (a day)")
+        return v
 
 
 class HealthSettings(
