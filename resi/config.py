@@ -279,6 +279,19 @@ class ApiServerSettings(
     require_receiver: bool = Field(
         False, description="Refuse requests not signed for this API's hotkey."
     )
+    quorum_min_validators: int = Field(
+        2,
+        ge=1,
+        description="An epoch reaches quorum only when at least this many validators posted "
+        "the majority hash.",
+    )
+    quorum_min_stake_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="...and when they hold at least this share of all permitted validators' "
+        "stake (from the cached metagraph).",
+    )
 
 
 class MinerSettings(

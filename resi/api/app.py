@@ -19,7 +19,7 @@ from aiohttp import web
 
 from resi import __version__
 from resi.api import client as paths
-from resi.api import miner_routes, public_routes, signed_routes, validator_routes
+from resi.api import miner_routes, public_routes, report_routes, signed_routes, validator_routes
 from resi.api.assignment_doc import SignedAssignment
 from resi.api.auth import gate_middleware
 from resi.api.background import (
@@ -39,6 +39,7 @@ from resi.api.schemas import (
     EpochInputs,
     FolderAccessRequest,
     Health,
+    ReportLink,
     Stats,
     StatusReceipt,
     StatusUpdate,
@@ -92,6 +93,11 @@ def route_specs() -> list[RouteSpec]:
         RouteSpec("consensus", "GET", paths.CONSENSUS, Role.PUBLIC, public_routes.consensus,
                   "Validators' hashes, majority hash, agreement share and outliers.",
                   response=Consensus, path_params=("epoch_id",), errors=(400, 404, 503)),
+        RouteSpec("report_link", "GET", paths.REPORT_LINK, Role.VALIDATOR,
+                  report_routes.report_link,
+                  "Presigned URL of a validator's posted report of a COMPLETED epoch.",
+                  response=ReportLink, path_params=("epoch_id", "hotkey"),
+                  errors=(400, 404, 409)),
         RouteSpec("stats", "GET", paths.STATS, Role.PUBLIC, public_routes.stats,
                   "Current/next epoch timing, recent epochs and participation counts.",
                   response=Stats, errors=(503,)),

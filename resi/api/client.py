@@ -32,6 +32,7 @@ from resi.api.schemas import (
     FolderAccessRequest,
     Health,
     MinerStatus,
+    ReportLink,
     Stats,
     StatusReceipt,
     StatusUpdate,
@@ -59,6 +60,7 @@ FOLDER_ACCESS = "/get-folder-access"
 VALIDATOR_UPLOAD = "/api/v1/s3-access/validator-upload"
 VALIDATOR_RESULTS = "/api/v1/validators/results"
 CONSENSUS = "/api/v1/epochs/{epoch_id}/consensus"
+REPORT_LINK = "/api/v1/epochs/{epoch_id}/reports/{hotkey}"
 HEALTH = "/health"
 METRICS = "/metrics"
 OPENAPI = "/openapi.json"
@@ -191,6 +193,11 @@ class ApiClient:
         """Validators' hashes for an epoch with the majority hash and outliers."""
         path = CONSENSUS.format(epoch_id=epoch_id)
         return await self._call("GET", path, Consensus, retry=True)
+
+    async def report_link(self, epoch_id: str, hotkey: str) -> ReportLink:
+        """A presigned URL of ``hotkey``'s posted report for ``epoch_id`` (validator keys)."""
+        path = REPORT_LINK.format(epoch_id=epoch_id, hotkey=hotkey)
+        return await self._call("GET", path, ReportLink, retry=True)
 
     async def stats(self) -> Stats:
         """Epoch timing, recent epochs and participation counts."""

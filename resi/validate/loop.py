@@ -47,6 +47,7 @@ from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
 from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
+from resi.validate.diagnose import check_consensus
 from resi.validate.inputs import assignments_of, commits_of, read_outcome
 from resi.validate.lookups import fetch_lookups
 from resi.validate.metrics import ValidatorMetrics
@@ -226,6 +227,7 @@ class Validator:
             "scores": dict(result.scores),
         }
         self.state.save()
+        await check_consensus(self, epoch_id, outcome.consensus_hash, outcome.report_path)
         return outcome
 
     async def _download_all(

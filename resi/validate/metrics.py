@@ -146,6 +146,14 @@ class ValidatorMetrics:
             "Share of validators on the majority hash of this validator's newest epoch.",
         )
     )
+    diffs: Counter = field(
+        default_factory=lambda: Counter(
+            "resi_validator_consensus_diffs_total",
+            "Epochs where this validator was in the minority and exported a diff, by cause "
+            "(lookups: the majority's lookups reproduce its hash; rules: they do not).",
+            ("cause",),
+        )
+    )
     weights_block: Gauge = field(
         default_factory=lambda: Gauge(
             "resi_validator_last_weights_block", "Block at which weights were last set."
@@ -203,6 +211,7 @@ class ValidatorMetrics:
             self.s3_errors,
             self.agreement,
             self.consensus_share,
+            self.diffs,
             self.weights_block,
             self.weights_time,
             self.weights_interval_seconds,
