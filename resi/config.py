@@ -279,6 +279,22 @@ class ApiServerSettings(
     require_receiver: bool = Field(
         False, description="Refuse requests not signed for this API's hotkey."
     )
+    owner_hotkeys: tuple[str, ...] = Field(
+        (),
+        description="Hotkeys (ss58, comma-separated) whose signed `resi admin` requests the API "
+        "obeys (extend an epoch, pause selection); empty = no admin actions.",
+    )
+    max_extend_minutes: float = Field(
+        240.0, gt=0, description="Longest extension one `resi admin extend-epoch` may ask for."
+    )
+
+    @field_validator("owner_hotkeys", mode="before")
+    @classmethod
+    def _split_owners(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(s.strip() for s in v.split(",") if s.strip())
+        return v
+
     quorum_min_validators: int = Field(
         2,
         ge=1,
@@ -374,6 +390,10 @@ class ValidatorSettings(
         if 86_400 % v:
             raise ValueError("epoch_seconds must divide 86400 (a day)")
         return v
+
+
+class AdminSettings(LoggingSettings, WalletSettings, ApiAccessSettings):
+    """Settings of `resi admin` (the wallet holds an owner hotkey the API is configured with)."""
 
 
 class HealthSettings(

@@ -18,8 +18,15 @@ from typing import Any
 from aiohttp import web
 
 from resi import __version__
+from resi.api import (
+    admin_routes,
+    miner_routes,
+    public_routes,
+    report_routes,
+    signed_routes,
+    validator_routes,
+)
 from resi.api import client as paths
-from resi.api import miner_routes, public_routes, report_routes, signed_routes, validator_routes
 from resi.api.assignment_doc import SignedAssignment
 from resi.api.auth import gate_middleware
 from resi.api.background import (
@@ -107,6 +114,26 @@ def route_specs() -> list[RouteSpec]:
                   response=Health),
         RouteSpec("metrics", "GET", paths.METRICS, Role.PUBLIC, public_routes.metrics,
                   "Prometheus metrics (text format).", content_type="text/plain"),
+        # Owner-signed: checked in the handlers (owners need not be registered on the subnet).
+        RouteSpec("admin_extend", "POST", paths.ADMIN_EXTEND, Role.PUBLIC,
+                  admin_routes.extend_epoch,
+                  "Owner-signed: move an open epoch's end and deadline later (audited).",
+                  request=admin_routes.ExtendEpochRequest, response=admin_routes.AdminActionOut,
+                  errors=(401, 403, 409, 422)),
+        RouteSpec("admin_pause", "POST", paths.ADMIN_PAUSE, Role.PUBLIC,
+                  admin_routes.pause_selection,
+                  "Owner-signed: create no new epochs until resumed (audited).",
+                  request=admin_routes.SelectionRequest, response=admin_routes.AdminActionOut,
+                  errors=(401, 403, 422)),
+        RouteSpec("admin_resume", "POST", paths.ADMIN_RESUME, Role.PUBLIC,
+                  admin_routes.resume_selection,
+                  "Owner-signed: create epochs again (audited).",
+                  request=admin_routes.SelectionRequest, response=admin_routes.AdminActionOut,
+                  errors=(401, 403, 422)),
+        RouteSpec("admin_actions", "GET", paths.ADMIN_ACTIONS, Role.PUBLIC,
+                  admin_routes.list_actions,
+                  "Owner-signed: the admin audit trail, newest first, and the pause state.",
+                  response=admin_routes.AdminActions, errors=(401, 403)),
         RouteSpec("openapi", "GET", paths.OPENAPI, Role.PUBLIC, _openapi,
                   "This OpenAPI document."),
     ]  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from resi.api.state import ApiState, Membership
 from resi.epoch.models import EpochState
+from resi.epoch.store.admin import selection_paused
 from resi.errors import ChainError, EpochError, StoreError
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,12 @@ async def run_manager_once(state: ApiState, manager: EpochManagerLike) -> bool:
     """One ``ensure`` pass; records success/failure for /health. Returns True on success."""
     started = time.perf_counter()
     try:
-        outcome = await manager.ensure(state.now())
+        paused = await selection_paused(state.store)
+        state.metrics.selection_paused.set(1.0 if paused else 0.0)
+        if paused and hasattr(manager, "advance"):
+            outcome = await manager.advance(state.now())  # states move on; nothing is created
+        else:
+            outcome = await manager.ensure(state.now())
     except (StoreError, EpochError) as exc:
         state.manager_error = f"{type(exc).__name__}: {exc}"
         state.metrics.transition_failures.inc()
