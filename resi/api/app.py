@@ -245,12 +245,22 @@ async def serve(settings: ApiServerSettings) -> None:
 
 
 def _api_keypair(settings: ApiServerSettings) -> Any | None:
-    """The API's own hotkey when receiver binding is required (else None; never prompts)."""
-    if not settings.require_receiver:
-        return None
+    """The API's own hotkey, loaded whenever its wallet exists (never prompts).
+
+    With it the API always signs its assignment document, so validator relays work without
+    ``require_receiver`` (issue 16). Raises ``WalletError`` only when ``require_receiver`` needs
+    the hotkey; otherwise a missing wallet is logged and the document route answers 404.
+    """
+    from resi.errors import WalletError
     from resi.wallet import load_keypair
 
-    return load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
+    try:
+        return load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
+    except WalletError as exc:
+        if settings.require_receiver:
+            raise
+        log.warning("no API hotkey (%s): the assignment document is not signed, relays idle", exc)
+        return None
 
 
 async def _build_manager(settings: ApiServerSettings, store: Any, secret: str) -> EpochManagerLike:
