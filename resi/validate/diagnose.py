@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -179,14 +180,43 @@ async def fetch_report(
     return load_report(dest), link.report_key
 
 
+async def recheck_newest(validator: Any) -> dict[str, Any] | None:
+    """Check the consensus of the newest validated epoch again, diagnosing only when the view
+    changed since the last check (validators post at different times: the first to post cannot
+    know it will end in the minority). Returns the diff when one was exported."""
+    from resi.validate.report import REPORT_NAME
+
+    newest = validator.state.newest()
+    if newest is None:
+        return None
+    epoch_id, info = newest
+    report = Path(validator.workdir) / "epochs" / epoch_id / "out" / REPORT_NAME
+    if not report.exists():
+        return None
+    return await check_consensus(
+        validator, epoch_id, str(info["consensus_hash"]), report, only_if_changed=True
+    )
+
+
+# Per validator object: epoch id → (validators counted, majority hash) at the last check.
+_SEEN: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, str | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def check_consensus(
-    validator: Any, epoch_id: str, own_hash: str, own_report: Path
+    validator: Any,
+    epoch_id: str,
+    own_hash: str,
+    own_report: Path,
+    *,
+    only_if_changed: bool = False,
 ) -> dict[str, Any] | None:
     """Read the consensus view after posting; in the minority, diagnose (see module docstring).
 
     ``validator`` is a ``resi.validate.loop.Validator``. Returns the exported diff, or None when
-    this validator agrees, no majority exists yet, or the check could not run (logged: a failed
-    diagnosis never fails the validation it follows).
+    this validator agrees, no majority exists yet, the view is unchanged (``only_if_changed``),
+    or the check could not run (logged: a failed diagnosis never fails the validation it follows).
     """
     import anyio
 
@@ -196,6 +226,11 @@ async def check_consensus(
 
     try:
         consensus = await validator.client.consensus(epoch_id)
+        seen = _SEEN.setdefault(validator, {})
+        view = (len(consensus.validators), consensus.majority_hash)
+        if only_if_changed and seen.get(epoch_id) == view:
+            return None
+        seen[epoch_id] = view
         validator.metrics.record_consensus(own_hash, consensus)
         log.info(
             "epoch %s: agreement %.0f%% of %d validators, quorum %s, this validator %s",

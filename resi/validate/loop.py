@@ -47,7 +47,7 @@ from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
 from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
-from resi.validate.diagnose import check_consensus
+from resi.validate.diagnose import check_consensus, recheck_newest
 from resi.validate.inputs import assignments_of, commits_of, read_outcome
 from resi.validate.lookups import fetch_lookups
 from resi.validate.metrics import ValidatorMetrics
@@ -174,6 +174,7 @@ class Validator:
                 try:
                     for epoch_id in await self.pending_epochs():
                         await self.validate(epoch_id)
+                    await recheck_newest(self)
                 except (ApiError, StorageError) as exc:
                     self.metrics.api_errors.inc(type(exc).__name__)
                     log.warning("validator round failed, retrying later: %s", exc)

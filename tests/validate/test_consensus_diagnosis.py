@@ -3,9 +3,10 @@
 Real API (SQLite) + SeaweedFS + simulated market + devnet chain, three validators on one
 epoch. Two run the default rules; the third runs with ``tier1_max_ratio=0.5`` (so every honest
 file is "too many rows"). After posting, the third reads the consensus view, finds itself in
-the minority, fetches the majority's report through the API, re-derives, and exports the first
-differing decisions. `resi replay-epoch ID --compare HOTKEY` prints the same diff for a person.
-The consensus view reports quorum; nobody's weights are copied.
+the minority (it posted first, so it finds out on its next round), fetches the majority's report
+through the API, re-derives, and exports the first differing decisions.
+`resi replay-epoch ID --compare HOTKEY` prints the same diff for a person. The consensus view
+reports quorum; nobody's weights are copied.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from resi.chain.devnet import DevnetChain
 from resi.config import ValidatorSettings
 from resi.errors import ApiError
 from resi.scrape.source import open_source
-from resi.validate.diagnose import DIFF_NAME, diff_reports
+from resi.validate.diagnose import DIFF_NAME, diff_reports, recheck_newest
 from resi.validate.loop import Validator
 from resi.validate.report import load_report
 from tests.drills.harness import clean_env, resi_argv
@@ -93,9 +94,16 @@ async def test_misconfigured_validator_exports_the_first_differing_decisions(
         b = _validator(world, tmp_path, "b", key_b, http)
         c = _validator(world, tmp_path, "c", key_c, http, tier1_max_ratio=0.5)
         try:
+            # c posts first: alone, it is the majority and sees nothing wrong yet...
+            out_c = await c.validate(epoch_id)
+            assert not (out_c.report_path.parent / DIFF_NAME).exists()
             out_a = await a.validate(epoch_id)
             out_b = await b.validate(epoch_id)
-            out_c = await c.validate(epoch_id)
+            # ...its next round re-reads the changed view and diagnoses; an unchanged view
+            # is not diagnosed twice
+            rechecked = await recheck_newest(c)
+            assert rechecked is not None
+            assert await recheck_newest(c) is None
             async with s.client(None) as public:
                 consensus = await public.consensus(epoch_id)
             # the report link is for validators only, and only for a posted report
@@ -136,6 +144,7 @@ async def test_misconfigured_validator_exports_the_first_differing_decisions(
     assert any("T1_TOO_MANY" in line and "tier1" in line for line in logged)
     assert c.metrics.diffs.get("rules") == 1 and c.metrics.agreement.get() == 0.0
     assert a.metrics.diffs.get("rules") == 0  # the majority never diagnoses
+    assert rechecked == diff
     # It never copies weights: what it sets comes from its own (minority) scores.
     assert weights_c is not None and weights_c.ok
     assert c.state.finished[epoch_id]["consensus_hash"] == out_c.consensus_hash
