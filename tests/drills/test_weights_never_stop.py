@@ -10,7 +10,6 @@ after it, set all weight to the burn uid. Its own /metrics must tell the same st
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -186,7 +185,9 @@ def test_weights_continue_while_s3_and_the_api_are_down_then_burn(
     assert from_epoch and all(miner_uid in r.uids for r in from_epoch), records
     blocks = [r.block for r in records]
     assert blocks == sorted(blocks) and len(set(blocks)) == len(blocks)
-    assert all(b - a >= WEIGHTS_INTERVAL for a, b in itertools.pairwise(blocks))
+    # (The interval is kept on the block the validator read before each call; the chain stamps
+    # the block of inclusion, which a loaded machine delays by varying amounts, so gaps between
+    # stamped blocks are not asserted.)
     # ...until the epoch was too old; burn came no earlier than the rule allows, and after
     # it every setting burns (nothing validated since).
     assert burned and min(r.time for r in burned) >= burn_due.timestamp() - 1.0
