@@ -303,6 +303,35 @@ class ApiServerSettings(
         description="How long the explorer's rendered pages are served from cache before a "
         "rebuild (one rebuild at a time; requests never wait on it once a snapshot exists).",
     )
+    owner_hotkeys: tuple[str, ...] = Field(
+        (),
+        description="Hotkeys (ss58, comma-separated) whose signed `resi admin` requests the API "
+        "obeys (extend an epoch, pause selection); empty = no admin actions.",
+    )
+    max_extend_minutes: float = Field(
+        240.0, gt=0, description="Longest extension one `resi admin extend-epoch` may ask for."
+    )
+
+    quorum_min_validators: int = Field(
+        2,
+        ge=1,
+        description="An epoch reaches quorum only when at least this many validators posted "
+        "the majority hash.",
+    )
+    quorum_min_stake_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="...and when they hold at least this share of all permitted validators' "
+        "stake (from the cached metagraph).",
+    )
+
+    @field_validator("owner_hotkeys", mode="before")
+    @classmethod
+    def _split_owners(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(s.strip() for s in v.split(",") if s.strip())
+        return v
 
 
 class MinerSettings(
@@ -362,6 +391,33 @@ class ValidatorSettings(
         "registered miners while the API is down (0 = no relay).",
     )
     relay_host: str = Field("0.0.0.0", description="Address the assignment relay listens on.")
+    epoch_seconds: int = Field(
+        14_400,
+        gt=0,
+        description="Epoch length in seconds (the API's); measures how old the weights are "
+        "while the API is unreachable.",
+    )
+    weights_stale_epochs: int = Field(
+        3,
+        ge=0,
+        description="Weights come from the newest validated epoch until more than this many "
+        "epochs have completed after it; then all weight goes to `burn_uid`.",
+    )
+    metrics_port: int = Field(
+        0, ge=0, le=65_535, description="Port of the Prometheus `/metrics` endpoint (0 = off)."
+    )
+    metrics_host: str = Field("0.0.0.0", description="Address the `/metrics` endpoint listens on.")
+
+    @field_validator("epoch_seconds")
+    @classmethod
+    def _epoch_divides_day(cls, v: int) -> int:
+        if 86_400 % v:
+            raise ValueError("epoch_seconds must divide 86400 (a day)")
+        return v
+
+
+class AdminSettings(LoggingSettings, WalletSettings, ApiAccessSettings):
+    """Settings of `resi admin` (the wallet holds an owner hotkey the API is configured with)."""
 
 
 class HealthSettings(

@@ -18,8 +18,16 @@ from typing import Any
 from aiohttp import web
 
 from resi import __version__
+from resi.api import (
+    admin_routes,
+    explorer,
+    miner_routes,
+    public_routes,
+    report_routes,
+    signed_routes,
+    validator_routes,
+)
 from resi.api import client as paths
-from resi.api import explorer, miner_routes, public_routes, signed_routes, validator_routes
 from resi.api.assignment_doc import SignedAssignment
 from resi.api.auth import gate_middleware
 from resi.api.background import (
@@ -41,6 +49,7 @@ from resi.api.schemas import (
     FolderAccessRequest,
     Health,
     MinerReport,
+    ReportLink,
     Stats,
     StatusReceipt,
     StatusUpdate,
@@ -103,6 +112,11 @@ def route_specs() -> list[RouteSpec]:
         RouteSpec("consensus", "GET", paths.CONSENSUS, Role.PUBLIC, public_routes.consensus,
                   "Validators' hashes, majority hash, agreement share and outliers.",
                   response=Consensus, path_params=("epoch_id",), errors=(400, 404, 503)),
+        RouteSpec("report_link", "GET", paths.REPORT_LINK, Role.VALIDATOR,
+                  report_routes.report_link,
+                  "Presigned URL of a validator's posted report of a COMPLETED epoch.",
+                  response=ReportLink, path_params=("epoch_id", "hotkey"),
+                  errors=(400, 404, 409)),
         RouteSpec("stats", "GET", paths.STATS, Role.PUBLIC, public_routes.stats,
                   "Current/next epoch timing, recent epochs and participation counts.",
                   response=Stats, errors=(503,)),
@@ -112,6 +126,26 @@ def route_specs() -> list[RouteSpec]:
                   response=Health),
         RouteSpec("metrics", "GET", paths.METRICS, Role.PUBLIC, public_routes.metrics,
                   "Prometheus metrics (text format).", content_type="text/plain"),
+        # Owner-signed: checked in the handlers (owners need not be registered on the subnet).
+        RouteSpec("admin_extend", "POST", paths.ADMIN_EXTEND, Role.PUBLIC,
+                  admin_routes.extend_epoch,
+                  "Owner-signed: move an open epoch's end and deadline later (audited).",
+                  request=admin_routes.ExtendEpochRequest, response=admin_routes.AdminActionOut,
+                  errors=(401, 403, 409, 422)),
+        RouteSpec("admin_pause", "POST", paths.ADMIN_PAUSE, Role.PUBLIC,
+                  admin_routes.pause_selection,
+                  "Owner-signed: create no new epochs until resumed (audited).",
+                  request=admin_routes.SelectionRequest, response=admin_routes.AdminActionOut,
+                  errors=(401, 403, 422)),
+        RouteSpec("admin_resume", "POST", paths.ADMIN_RESUME, Role.PUBLIC,
+                  admin_routes.resume_selection,
+                  "Owner-signed: create epochs again (audited).",
+                  request=admin_routes.SelectionRequest, response=admin_routes.AdminActionOut,
+                  errors=(401, 403, 422)),
+        RouteSpec("admin_actions", "GET", paths.ADMIN_ACTIONS, Role.PUBLIC,
+                  admin_routes.list_actions,
+                  "Owner-signed: the admin audit trail, newest first, and the pause state.",
+                  response=admin_routes.AdminActions, errors=(401, 403)),
         RouteSpec("openapi", "GET", paths.OPENAPI, Role.PUBLIC, _openapi,
                   "This OpenAPI document."),
     ]  # fmt: skip
@@ -224,12 +258,22 @@ async def serve(settings: ApiServerSettings) -> None:
 
 
 def _api_keypair(settings: ApiServerSettings) -> Any | None:
-    """The API's own hotkey when receiver binding is required (else None; never prompts)."""
-    if not settings.require_receiver:
-        return None
+    """The API's own hotkey, loaded whenever its wallet exists (never prompts).
+
+    With it the API always signs its assignment document, so validator relays work without
+    ``require_receiver`` (issue 16). Raises ``WalletError`` only when ``require_receiver`` needs
+    the hotkey; otherwise a missing wallet is logged and the document route answers 404.
+    """
+    from resi.errors import WalletError
     from resi.wallet import load_keypair
 
-    return load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
+    try:
+        return load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
+    except WalletError as exc:
+        if settings.require_receiver:
+            raise
+        log.warning("no API hotkey (%s): the assignment document is not signed, relays idle", exc)
+        return None
 
 
 async def _build_manager(settings: ApiServerSettings, store: Any, secret: str) -> EpochManagerLike:

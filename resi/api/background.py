@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from resi.api.state import ApiState, Membership
+from resi.epoch.models import EpochState
+from resi.epoch.store.admin import selection_paused
 from resi.errors import ChainError, EpochError, StoreError
 
 log = logging.getLogger(__name__)
@@ -47,15 +50,58 @@ def _count_transitions(state: ApiState, outcome: Any) -> None:
             state.metrics.epoch_transitions.inc(kind, amount=n)
 
 
+async def export_completed(state: ApiState, epoch_id: str) -> None:
+    """Set the per-epoch gauges from ``epoch_id`` if it is COMPLETED (never earlier: the honeypot
+    count and achieved sum of an open epoch must stay secret). Store errors are logged."""
+    try:
+        epoch = await state.store.get_epoch(epoch_id)
+        if epoch is None or epoch.state != EpochState.COMPLETED:
+            return
+        current = state.metrics.completed_epoch_start.get()
+        if current is not None and current > epoch.start.timestamp():
+            return  # an older epoch completing late (e.g. after an outage): keep the newest
+        assignments = await state.store.get_assignments(epoch_id)
+    except StoreError as exc:
+        log.warning("cannot export metrics of epoch %s: %s", epoch_id, exc)
+        return
+    m = state.metrics
+    m.completed_zipcodes.set(len(assignments))
+    m.completed_honeypots.set(sum(1 for a in assignments if a.honeypot))
+    m.completed_achieved.set(epoch.achieved_sum)
+    m.completed_target.set(epoch.target)
+    m.completed_epoch_start.set(epoch.start.timestamp())
+
+
 async def run_manager_once(state: ApiState, manager: EpochManagerLike) -> bool:
     """One ``ensure`` pass; records success/failure for /health. Returns True on success."""
+    started = time.perf_counter()
     try:
-        outcome = await manager.ensure(state.now())
+        paused = await selection_paused(state.store)
+        state.metrics.selection_paused.set(1.0 if paused else 0.0)
+        if paused and hasattr(manager, "advance"):
+            outcome = await manager.advance(state.now())  # states move on; nothing is created
+        else:
+            outcome = await manager.ensure(state.now())
     except (StoreError, EpochError) as exc:
         state.manager_error = f"{type(exc).__name__}: {exc}"
+        state.metrics.transition_failures.inc()
         log.warning("epoch manager pass failed: %s", state.manager_error)
         return False
+    if getattr(outcome, "created", None):
+        state.metrics.selection_seconds.observe(time.perf_counter() - started)
     _count_transitions(state, outcome)
+    completed = [
+        e for e, s in getattr(outcome, "transitions", ()) or () if s == EpochState.COMPLETED
+    ]
+    if not completed and state.metrics.completed_epoch_start.get() is None:
+        # First pass after a start: describe the newest epoch that completed before it.
+        try:
+            newest = await state.store.list_epochs(limit=1, states=(EpochState.COMPLETED,))
+        except StoreError:
+            newest = []
+        completed = [e.epoch_id for e in newest]
+    for epoch_id in completed:
+        await export_completed(state, epoch_id)
     state.manager_ok_at = state.now()
     state.manager_error = None
     return True

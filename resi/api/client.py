@@ -34,6 +34,7 @@ from resi.api.schemas import (
     MinerReport,
     MinerStatus,
     ResultSummary,
+    ReportLink,
     Stats,
     StatusReceipt,
     StatusUpdate,
@@ -61,6 +62,11 @@ FOLDER_ACCESS = "/get-folder-access"
 VALIDATOR_UPLOAD = "/api/v1/s3-access/validator-upload"
 VALIDATOR_RESULTS = "/api/v1/validators/results"
 CONSENSUS = "/api/v1/epochs/{epoch_id}/consensus"
+REPORT_LINK = "/api/v1/epochs/{epoch_id}/reports/{hotkey}"
+ADMIN_EXTEND = "/api/v1/admin/extend-epoch"
+ADMIN_PAUSE = "/api/v1/admin/pause-selection"
+ADMIN_RESUME = "/api/v1/admin/resume-selection"
+ADMIN_ACTIONS = "/api/v1/admin/actions"
 HEALTH = "/health"
 METRICS = "/metrics"
 OPENAPI = "/openapi.json"
@@ -210,6 +216,11 @@ class ApiClient:
         """Validators' hashes for an epoch with the majority hash and outliers."""
         path = CONSENSUS.format(epoch_id=epoch_id)
         return await self._call("GET", path, Consensus, retry=True)
+
+    async def report_link(self, epoch_id: str, hotkey: str) -> ReportLink:
+        """A presigned URL of ``hotkey``'s posted report for ``epoch_id`` (validator keys)."""
+        path = REPORT_LINK.format(epoch_id=epoch_id, hotkey=hotkey)
+        return await self._call("GET", path, ReportLink, retry=True)
 
     async def stats(self) -> Stats:
         """Epoch timing, recent epochs and participation counts."""

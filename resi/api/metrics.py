@@ -101,6 +101,43 @@ class Histogram:
 
 
 @dataclass
+class Gauge:
+    """A value that goes up and down (last write wins), optionally labelled."""
+
+    name: str
+    help: str
+    label_names: tuple[str, ...] = ()
+    values: dict[LabelValues, float] = field(default_factory=dict)
+
+    def set(self, value: float, *labels: str) -> None:
+        self.values[labels] = float(value)
+
+    def get(self, *labels: str) -> float | None:
+        """The current value for ``labels`` (None if never set)."""
+        return self.values.get(labels)
+
+    def render(self) -> list[str]:
+        out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge"]
+        for labels, value in sorted(self.values.items()):
+            out.append(f"{self.name}{_labels(self.label_names, labels)} {_num(value)}")
+        return out
+
+
+Metric = Counter | Gauge | Histogram
+
+
+def render_all(metrics: list[Metric]) -> str:
+    """``metrics`` in Prometheus text exposition format (one trailing newline)."""
+    lines: list[str] = []
+    for metric in metrics:
+        lines += metric.render()
+    return "\n".join(lines) + "\n"
+
+
+SELECTION_BUCKETS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass
 class ApiMetrics:
     """Every metric the API exports."""
 
@@ -132,15 +169,79 @@ class ApiMetrics:
         )
     )
 
+    transition_failures: Counter = field(
+        default_factory=lambda: Counter(
+            "resi_api_epoch_transition_failures_total",
+            "Epoch manager passes that failed (store or epoch error); each one is an incident.",
+        )
+    )
+    selection_seconds: Histogram = field(
+        default_factory=lambda: Histogram(
+            "resi_api_selection_seconds",
+            "Duration of epoch manager passes that created (selected) epochs.",
+            buckets=SELECTION_BUCKETS,
+        )
+    )
+    # Per-epoch figures are exported only once the epoch is COMPLETED: the honeypot count and
+    # the achieved sum (which, beside the public expected counts, hints at the honeypots' sizes)
+    # must never be visible while miners can still act on them.
+    completed_zipcodes: Gauge = field(
+        default_factory=lambda: Gauge(
+            "resi_api_completed_epoch_zipcodes",
+            "Zipcodes of the newest COMPLETED epoch, honeypots included.",
+        )
+    )
+    completed_honeypots: Gauge = field(
+        default_factory=lambda: Gauge(
+            "resi_api_completed_epoch_honeypots", "Honeypot zipcodes of the newest COMPLETED epoch."
+        )
+    )
+    completed_achieved: Gauge = field(
+        default_factory=lambda: Gauge(
+            "resi_api_completed_epoch_achieved_listings",
+            "Expected listings summed over the newest COMPLETED epoch's real zipcodes.",
+        )
+    )
+    completed_target: Gauge = field(
+        default_factory=lambda: Gauge(
+            "resi_api_completed_epoch_target_listings",
+            "The selection target of the newest COMPLETED epoch.",
+        )
+    )
+    completed_epoch_start: Gauge = field(
+        default_factory=lambda: Gauge(
+            "resi_api_completed_epoch_start_timestamp_seconds",
+            "Start (unix time) of the newest COMPLETED epoch these gauges describe.",
+        )
+    )
+    selection_paused: Gauge = field(
+        default_factory=lambda: Gauge(
+            "resi_api_selection_paused", "1 while an operator has paused selection, else 0."
+        )
+    )
+    admin_actions: Counter = field(
+        default_factory=lambda: Counter(
+            "resi_api_admin_actions_total", "Signed operator actions by kind.", ("action",)
+        )
+    )
+
     def render(self) -> str:
         """The whole registry in Prometheus text exposition format."""
-        lines: list[str] = []
-        for metric in (
-            self.requests,
-            self.latency,
-            self.auth_failures,
-            self.commits,
-            self.epoch_transitions,
-        ):
-            lines += metric.render()
-        return "\n".join(lines) + "\n"
+        return render_all(
+            [
+                self.requests,
+                self.latency,
+                self.auth_failures,
+                self.commits,
+                self.epoch_transitions,
+                self.transition_failures,
+                self.selection_seconds,
+                self.completed_zipcodes,
+                self.completed_honeypots,
+                self.completed_achieved,
+                self.completed_target,
+                self.completed_epoch_start,
+                self.selection_paused,
+                self.admin_actions,
+            ]
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from aiohttp import web
@@ -23,9 +23,20 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATS_TTL_SECONDS = 2.0
 
 
-def summarize_consensus(epoch_id: str, rows: Sequence[ValidatorResultRow]) -> Consensus:
+def summarize_consensus(
+    epoch_id: str,
+    rows: Sequence[ValidatorResultRow],
+    *,
+    stakes: Mapping[str, float] | None = None,
+    min_validators: int = 2,
+    min_stake_share: float = 0.5,
+) -> Consensus:
     """Majority hash (held by most validators, None on a tie or no results), agreement share
-    (validators holding the majority hash / all) and outliers (validators with another hash)."""
+    (validators holding the majority hash / all) and outliers (validators with another hash).
+
+    ``stakes`` maps every permitted validator's hotkey to its stake; the majority's share of
+    their total is ``majority_stake_share``. ``quorum`` is true when at least ``min_validators``
+    posted the majority hash and they hold at least ``min_stake_share`` of the stake."""
     entries = [
         ConsensusEntry(
             validator=r.validator_hotkey,
@@ -43,13 +54,31 @@ def summarize_consensus(epoch_id: str, rows: Sequence[ValidatorResultRow]) -> Co
     outliers = sorted(
         r.validator_hotkey for r in rows if majority is not None and r.consensus_hash != majority
     )
+    holders = {
+        r.validator_hotkey for r in rows if majority is not None and r.consensus_hash == majority
+    }
+    total_stake = sum((stakes or {}).values())
+    share = (
+        sum((stakes or {}).get(h, 0.0) for h in holders) / total_stake if total_stake > 0 else 0.0
+    )
     return Consensus(
         epoch_id=epoch_id,
         validators=entries,
         majority_hash=majority,
         agreement=agreement,
         outliers=outliers,
+        majority_stake_share=share,
+        quorum=len(holders) >= min_validators and share >= min_stake_share,
     )
+
+
+def validator_stakes(state: ApiState) -> dict[str, float]:
+    """Stake of every validator-permit hotkey in the cached metagraph (empty without one)."""
+    if state.membership is None:
+        return {}
+    return {
+        n.hotkey: float(n.stake) for n in state.membership.snapshot.neurons if n.validator_permit
+    }
 
 
 async def consensus(request: web.Request) -> web.Response:
@@ -57,7 +86,15 @@ async def consensus(request: web.Request) -> web.Response:
     state = state_of(request)
     epoch = await epochs.require_epoch(state, path_epoch_id(request), status=404)
     rows = await state.store.validator_results(epoch.epoch_id)
-    return json_model(summarize_consensus(epoch.epoch_id, rows))
+    return json_model(
+        summarize_consensus(
+            epoch.epoch_id,
+            rows,
+            stakes=validator_stakes(state),
+            min_validators=state.settings.quorum_min_validators,
+            min_stake_share=state.settings.quorum_min_stake_share,
+        )
+    )
 
 
 async def _summary(state: ApiState, epoch: Epoch, now: datetime) -> EpochSummary:

@@ -222,6 +222,18 @@ class Consensus(_Response):
     majority_hash: str | None
     agreement: float
     outliers: list[str]
+    majority_stake_share: float = 0.0
+    quorum: bool = False
+
+
+class ReportLink(_Response):
+    """`GET /api/v1/epochs/{epoch_id}/reports/{hotkey}` (validators): a posted report's URL."""
+
+    epoch_id: str
+    validator: str
+    consensus_hash: str
+    report_key: str
+    url: str
 
 
 # ----------------------------------------------------------------- public

@@ -38,7 +38,8 @@ async def signed_current(request: web.Request) -> web.Response:
     state = state_of(request)
     body = await epochs.current_body(state, state.now())
     document = json.loads(body)
-    epoch_id = str(document["epoch_id"])
+    # Keyed by the deadline too: an operator's extension must reach miners in a new signature.
+    epoch_id = f"{document['epoch_id']}|{document['deadline']}"
     cache = request.app[SIGNED_CACHE_KEY]
     signed = cache.get(epoch_id)
     if signed is None:

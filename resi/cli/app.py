@@ -6,6 +6,7 @@ import typer
 
 from resi import __version__
 from resi.cli import (
+    admin,
     catalog,
     config_cmd,
     devnet,
@@ -56,6 +57,7 @@ app.command("sim-market")(sim_market.command)
 app.add_typer(wallet.app, name="wallet")
 app.add_typer(config_cmd.app, name="config", hidden=True)
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(admin.app, name="admin")
 
 
 def main() -> None:

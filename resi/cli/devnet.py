@@ -213,16 +213,20 @@ def _render_epoch(e: EpochSummary) -> None:
         )
     console.print(miners)
     vals = Table(title="validators", title_justify="left")
-    for col in ("validator", "consensus hash", "posted to API", "weights on chain"):
+    for col in ("validator", "consensus hash", "posted to API", "agrees", "weights on chain"):
         vals.add_column(col)
     for v in e.validators:
+        agrees = e.agrees(v)
         vals.add_row(
             v.name,
             (v.consensus_hash or "-")[:16],
             (v.posted_hash or "-")[:16],
+            "-" if agrees is None else ("yes" if agrees else "[red]no[/]"),
             f"match at block {v.weights_block}" if v.weights_match else "[red]no match[/]",
         )
     console.print(vals)
+    quorum = "reached" if e.quorum else "[red]not reached[/]"
     console.print(
-        f"consensus: majority {(e.majority_hash or '-')[:16]}, agreement {e.agreement:.0%}\n"
+        f"consensus: majority {(e.majority_hash or '-')[:16]}, agreement {e.agreement:.0%}, "
+        f"quorum {quorum} (majority stake {e.majority_stake_share:.0%})\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
     from resi.config import ValidatorSettings
     from resi.validate.loop import EpochOutcome
+    from resi.validate.metrics import ValidatorMetrics
 
 
 @handle_errors
@@ -49,6 +51,9 @@ def command(
     relay_port: int = typer.Option(
         None, "--relay-port", help="Serve the API-signed assignment to miners here (0 = off)."
     ),
+    metrics_port: int = typer.Option(
+        None, "--metrics-port", help="Serve Prometheus /metrics on this port (0 = off)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="JSON output instead of progress bars."),
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
@@ -61,6 +66,7 @@ def command(
         "workdir": workdir,
         "weights_interval": weights_interval,
         "relay_port": relay_port,
+        "metrics_port": metrics_port,
         "log_json": True if json_out else None,
     }
     settings = settings_from(ValidatorSettings, flags, config, sets)
@@ -90,7 +96,7 @@ def _summary(o: EpochOutcome) -> dict[str, Any]:
 async def _main(settings: ValidatorSettings, once: bool, json_out: bool) -> list[EpochOutcome]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from resi.validate.factory import open_validator
+    from resi.validate.metrics import ValidatorMetrics, serve_metrics
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -108,8 +114,26 @@ async def _main(settings: ValidatorSettings, once: bool, json_out: bool) -> list
             tasks[key] = progress.add_task(f"{epoch_id} {stage}", total=total)
         progress.update(tasks[key], completed=done, total=total)
 
+    metrics = ValidatorMetrics()
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.metrics_port:
+            await stack.enter_async_context(
+                serve_metrics(metrics, settings.metrics_host, settings.metrics_port)
+            )
+        return await _run(settings, once, progress, on_progress, metrics)
+
+
+async def _run(
+    settings: ValidatorSettings,
+    once: bool,
+    progress: Any,
+    on_progress: Any,
+    metrics: ValidatorMetrics,
+) -> list[EpochOutcome]:
+    from resi.validate.factory import open_validator
+
     with progress:
-        async with open_validator(settings, on_progress=on_progress) as validator:
+        async with open_validator(settings, on_progress=on_progress, metrics=metrics) as validator:
             if settings.relay_port:
                 from resi.validate.relay import run_with_relay
 

@@ -5,6 +5,7 @@ chain file, consensus from the API, and what the scenario miners observed (their
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -155,19 +156,24 @@ async def collect_result(
             posted = (
                 {e.validator: e.consensus_hash for e in consensus.validators} if consensus else {}
             )
-            epochs.append(
-                summarise_epoch(
-                    epoch_id,
-                    reports,
-                    ids,
-                    history,
-                    posted,
-                    consensus.majority_hash if consensus else None,
-                    consensus.agreement if consensus else 0.0,
-                    await anyio.to_thread.run_sync(_notes, plan, ids, epoch_id),
-                    written,
-                )
+            summary = summarise_epoch(
+                epoch_id,
+                reports,
+                ids,
+                history,
+                posted,
+                consensus.majority_hash if consensus else None,
+                consensus.agreement if consensus else 0.0,
+                await anyio.to_thread.run_sync(_notes, plan, ids, epoch_id),
+                written,
             )
+            if consensus is not None:
+                summary = replace(
+                    summary,
+                    quorum=consensus.quorum,
+                    majority_stake_share=consensus.majority_stake_share,
+                )
+            epochs.append(summary)
     last = epochs[-1] if epochs else None
     complete = not problems and last is not None and all(v.weights_match for v in last.validators)
     return DevnetResult(

@@ -136,6 +136,7 @@ def validator(plan: DevnetPlan, ids: Identities, v: Identity, ep: Endpoints) -> 
     env = {**_client_env(plan, ids, v, ep), **_s3_env(ep)}
     env["RESI_WEIGHTS_INTERVAL"] = str(plan.weights_interval_blocks)
     env["RESI_BURN_UID"] = str(ids.burn.uid)
+    env["RESI_EPOCH_SECONDS"] = str(plan.epoch_seconds)  # ages weights while the API is down
     return ChildSpec(v.name, _client_argv("validate", plan, v, ep), env)
 
 

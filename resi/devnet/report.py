@@ -65,6 +65,14 @@ class EpochSummary:
     burn_score: float
     burn_u16: int | None = None  # what the chain stored for the burn uid
     chain_total_u16: int = 0  # sum of the stored u16 values (to show shares)
+    quorum: bool = False  # the API's verdict: enough validators and stake on the majority hash
+    majority_stake_share: float = 0.0
+
+    def agrees(self, v: ValidatorRow) -> bool | None:
+        """Whether validator ``v`` posted the majority hash (None: no majority or no post)."""
+        if self.majority_hash is None or v.posted_hash is None:
+            return None
+        return v.posted_hash == self.majority_hash
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,17 @@ class EpochManager:
         assert current is not None and upcoming is not None  # just ensured above
         return EpochStatus(now, current, upcoming, tuple(created), tuple(transitions))
 
+    async def advance(self, now: datetime) -> EpochStatus:
+        """Move stored states forward without creating epochs (selection paused by an operator).
+
+        ``current``/``next`` are whatever exists (the window's epochs may be missing).
+        """
+        transitions = await self._advance(now)
+        current_id = self.clock.epoch_id_at(now)
+        current = await self.store.get_epoch(current_id)
+        upcoming = await self.store.get_epoch(self.clock.next_id(current_id))
+        return EpochStatus(now, current, upcoming, (), tuple(transitions))  # type: ignore[arg-type]
+
     def due_state(self, epoch: Epoch, now: datetime) -> EpochState:
         """The state ``epoch`` should be in at ``now`` (from its stored window)."""
         if now < epoch.start:

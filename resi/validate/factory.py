@@ -13,6 +13,7 @@ from resi.chain import open_chain
 from resi.config import ValidatorSettings
 from resi.scrape.source import open_source
 from resi.validate.loop import ProgressFn, Validator
+from resi.validate.metrics import MeteredSource, ValidatorMetrics, s3_event_hooks
 from resi.wallet import load_keypair
 
 
@@ -22,6 +23,7 @@ async def open_validator(
     *,
     on_progress: ProgressFn | None = None,
     workdir: Path | None = None,
+    metrics: ValidatorMetrics | None = None,
 ) -> AsyncIterator[Validator]:
     """A validator wired from settings; every connection is closed on exit.
 
@@ -30,6 +32,8 @@ async def open_validator(
     keypair = load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
     hotkey = str(keypair.ss58_address)
     chain = open_chain(settings, signer_hotkey=hotkey, wallet=keypair)
+    metrics = metrics or ValidatorMetrics()
+    metrics.weights_interval_seconds.set(settings.weights_interval * settings.block_time)
     source = open_source(
         settings.source,
         sim_url=settings.sim_url,
@@ -38,16 +42,19 @@ async def open_validator(
     )
     client = ApiClient.from_settings(settings, keypair)
     try:
-        async with httpx.AsyncClient(timeout=settings.http_timeout) as http:
+        async with httpx.AsyncClient(
+            timeout=settings.http_timeout, event_hooks=s3_event_hooks(metrics)
+        ) as http:
             yield Validator(
                 client,
                 chain,
-                source,
+                MeteredSource(source, metrics),
                 hotkey,
                 workdir or settings.workdir,
                 settings,
                 http,
                 on_progress,
+                metrics=metrics,
             )
     finally:
         await client.aclose()

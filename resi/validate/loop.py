@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,10 @@ from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
 from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
+from resi.validate.diagnose import check_consensus, recheck_newest
 from resi.validate.inputs import assignments_of, coldkeys_of, commits_of, read_outcome
 from resi.validate.lookups import fetch_lookups
+from resi.validate.metrics import ValidatorMetrics
 from resi.validate.report import (
     DATA_NAME,
     METADATA_NAME,
@@ -59,6 +62,7 @@ from resi.validate.report import (
     winners_table,
     write_json,
 )
+from resi.validate.weights_keeper import plan_weights
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +115,7 @@ class Validator:
         *,
         download_concurrency: int = 8,
         lookup_backoff: float = 1.0,
+        metrics: ValidatorMetrics | None = None,
     ) -> None:
         self.client = client
         self.chain = chain
@@ -123,6 +128,8 @@ class Validator:
         self.download_concurrency = download_concurrency
         self.lookup_backoff = lookup_backoff
         self.state = ValidatorState.load(self.workdir / "state.json")
+        self.metrics = metrics or ValidatorMetrics()
+        self.epoch_seconds = settings.epoch_seconds
 
     @property
     def scoring(self) -> ScoringSettings:
@@ -143,6 +150,8 @@ class Validator:
     async def pending_epochs(self) -> list[str]:
         """COMPLETED epochs the API lists that this validator has not finished, oldest first."""
         stats = await self.client.stats()
+        if stats.current is not None:  # the API's epoch length ages the weights (weights_keeper)
+            self.epoch_seconds = int((stats.current.end - stats.current.start).total_seconds())
         return sorted(
             e.epoch_id
             for e in stats.recent
@@ -156,12 +165,30 @@ class Validator:
         return done
 
     async def run_forever(self) -> None:
-        """``run_once`` every ``poll_seconds``; transient API/storage failures are retried."""
+        """Validate and set weights every ``poll_seconds``, forever.
+
+        Weights run in their own task, so they never wait on (or stop with) a validation round
+        stuck on an unreachable API or S3 (DESIGN §9). Transient failures are retried.
+        """
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._weights_forever)
+            while True:
+                try:
+                    for epoch_id in await self.pending_epochs():
+                        await self.validate(epoch_id)
+                    await recheck_newest(self)
+                except (ApiError, StorageError, ChainError) as exc:  # coldkeys need the metagraph
+                    self.metrics.api_errors.inc(type(exc).__name__)
+                    log.warning("validator round failed, retrying later: %s", exc)
+                await anyio.sleep(self.settings.poll_seconds)
+
+    async def _weights_forever(self) -> None:
         while True:
             try:
-                await self.run_once()
-            except (ApiError, StorageError, ChainError) as exc:
-                log.warning("validator round failed, retrying later: %s", exc)
+                await self.maybe_set_weights()
+            except ChainError as exc:
+                self.metrics.chain_errors.inc("set_weights")
+                log.warning("setting weights failed, retrying later: %s", exc)
             await anyio.sleep(self.settings.poll_seconds)
 
     # ------------------------------------------------------------------ one epoch
@@ -184,15 +211,26 @@ class Validator:
 
     async def validate(self, epoch_id: str) -> EpochOutcome:
         """Validate one COMPLETED epoch end to end (resumable). Raises ApiError/StorageError."""
-        scored = await self.score_epoch(epoch_id)
-        record, result = scored.record, scored.result
-        outcome = await self._publish(record, result, scored.checkpoint, scored.files, scored.dir)
+        try:
+            with self.metrics.phase("score"):
+                scored = await self.score_epoch(epoch_id)
+            record, result = scored.record, scored.result
+            with self.metrics.phase("publish"):
+                outcome = await self._publish(
+                    record, result, scored.checkpoint, scored.files, scored.dir
+                )
+        except Exception:  # counted, then handled as before (cancellation is not a failure)
+            self.metrics.epochs.inc("failed")
+            raise
+        self.metrics.epochs.inc("validated")
+        self.metrics.record_result(result)
         self.state.finished[epoch_id] = {
             "consensus_hash": outcome.consensus_hash,
             "report_key": outcome.report_key,
             "scores": dict(result.scores),
         }
         self.state.save()
+        await check_consensus(self, epoch_id, outcome.consensus_hash, outcome.report_path)
         return outcome
 
     async def _download_all(
@@ -366,20 +404,36 @@ class Validator:
     # ------------------------------------------------------------------ weights
 
     async def maybe_set_weights(self, *, force: bool = False) -> WeightsReceipt | None:
-        """Set weights from the newest validated epoch if ``weights_interval`` blocks passed."""
-        newest = self.state.newest()
-        if newest is None:
+        """Set weights if ``weights_interval`` blocks passed: from the newest validated epoch, or
+        to the burn uid once that is more than ``weights_stale_epochs`` old (weights_keeper).
+        Returns the chain's receipt, or None when not due / nothing validated yet."""
+        plan = plan_weights(
+            self.state.finished,
+            datetime.now(UTC),
+            epoch_seconds=self.epoch_seconds,
+            stale_epochs=self.settings.weights_stale_epochs,
+        )
+        if plan is None:
             return None
         block = await self.chain.current_block()
         last = self.state.last_weights_block
         if not force and last is not None and block - last < self.settings.weights_interval:
             return None
         metagraph = await self.chain.metagraph()
-        uids, weights = weights_for(newest[1]["scores"], metagraph, self.settings.burn_uid)
+        uids, weights = weights_for(plan.scores, metagraph, self.settings.burn_uid)
         receipt = await self.chain.set_weights(uids, weights)
         if receipt.ok:
             self.state.last_weights_block = block
             self.state.save()
+            self.metrics.record_weights(block, plan)
+            log.info(
+                "weights set at block %d from %s %s (%s epochs old)",
+                block,
+                plan.source,
+                plan.epoch_id,
+                plan.age_epochs,
+            )
         else:
+            self.metrics.chain_errors.inc("set_weights_refused")
             log.warning("chain refused weights: %s", receipt.message)
         return receipt

@@ -149,6 +149,7 @@ def test_validators_agree_on_the_consensus_hash(devnet: dict[str, Any]) -> None:
         assert len(hashes) == 1 and hashes == posted
         assert epoch["majority_hash"] in hashes
         assert epoch["agreement"] == 1.0
+        assert epoch["quorum"] is True  # every validator, all the stake, on the majority
 
 
 def test_replay_epoch_reproduces_the_consensus_hash(devnet: dict[str, Any]) -> None:

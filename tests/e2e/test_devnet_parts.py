@@ -323,6 +323,37 @@ def test_tables_show_winners_weights_and_agreement() -> None:
     assert "agreement 100%" in out and "replay-epoch" in out
 
 
+def test_tables_show_each_validators_agreement_and_the_quorum() -> None:
+    """Issue 16: per validator, whether it posted the majority hash; per epoch, the quorum."""
+    from dataclasses import replace
+
+    from resi.cli.common import console
+    from resi.cli.devnet import render
+    from resi.devnet.report import DevnetResult
+
+    base = _identities()
+    ids = Identities(
+        burn=base.burn,
+        api=base.api,
+        validators=(*base.validators, _identity("validator", "v1", "validator", 5)),
+        miners=base.miners,
+    )
+    v0, v1 = ids.validators[0], ids.validators[1]
+    posted = {v0.hotkey: "cd" * 32, v1.hotkey: "ef" * 32}
+    epoch = summarise_epoch(
+        "2026-01-01T00-00-00", {}, ids, {}, posted, "cd" * 32, 0.5,
+    )  # fmt: skip
+    assert epoch.agrees(epoch.validators[0]) is True
+    assert epoch.agrees(epoch.validators[1]) is False
+    for quorum, text in ((False, "quorum not reached"), (True, "quorum reached")):
+        shown = replace(epoch, quorum=quorum, majority_stake_share=0.4)
+        with console.capture() as captured:
+            render(DevnetResult("/tmp/x", kept=True, epochs=(shown,), complete=False))
+        out = " ".join(captured.get().split())  # the console wraps at its width
+        assert "agreement 50%" in out and text in out and "majority stake 40%" in out
+        assert "agrees" in out
+
+
 # --------------------------------------------------------------------------- child commands
 
 

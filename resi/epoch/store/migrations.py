@@ -110,6 +110,18 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (epoch_id, validator_hotkey)
         )""",
     ),
+    # issue 16: signed operator actions (extend-epoch, pause/resume-selection), an audit trail.
+    3: (
+        """CREATE TABLE admin_actions (
+            action_id TEXT PRIMARY KEY,
+            at {ts} NOT NULL,
+            hotkey TEXT NOT NULL,
+            action TEXT NOT NULL,
+            epoch_id TEXT,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX admin_actions_at ON admin_actions (at)",
+    ),
 }
 
 LATEST = max(MIGRATIONS)
