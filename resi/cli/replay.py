@@ -22,8 +22,12 @@ from resi.cli.common import (
     SetOption,
     SimUrlOption,
     SourceOption,
+    ChainEndpointOption,
+    NetuidOption,
+    NetworkOption,
     WalletOption,
     WalletPathOption,
+    check_network,
     client_flags,
     console,
     fail,
@@ -50,6 +54,9 @@ def command(
     wallet: str = WalletOption,
     hotkey: str = HotkeyOption,
     wallet_path: Path = WalletPathOption,
+    network: str = NetworkOption,
+    chain_endpoint: str = ChainEndpointOption,
+    netuid: int = NetuidOption,
     api_url: str = ApiUrlOption,
     source: str = SourceOption,
     sim_url: str = SimUrlOption,
@@ -69,8 +76,11 @@ def command(
     if from_api:
         from resi.config import ValidatorSettings
 
-        flags = client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url)
+        flags = client_flags(
+            wallet, hotkey, wallet_path, api_url, source, sim_url, network, netuid, chain_endpoint
+        )
         settings = settings_from(ValidatorSettings, flags, config, sets)
+        check_network(settings)
         lookups = record_from_report(doc)[1] if doc is not None else {}
         result = run_async(_rescore, settings, epoch_id, lookups)
     else:
