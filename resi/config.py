@@ -430,7 +430,7 @@ PUBLIC_NETWORKS = frozenset({"finney", "test", "archive"})
 
 
 def _host_kind(url: str | None) -> str | None:
-    """``"loopback"``, ``"private"`` (LAN, single-label docker names) or ``"public"``; None = unset."""
+    """``"loopback"``, ``"private"`` (LAN, single-label docker names), ``"public"``, or None."""
     import ipaddress
     from urllib.parse import urlsplit
 

@@ -217,7 +217,13 @@ def test_network_mismatches_are_startup_errors_naming_the_flag(tmp_path: Path) -
         (["mine", "--subtensor.network", "test"], "--api-url"),
         (["validate", "--network", "finney", "--api-url", "http://localhost:8000"], "--api-url"),
         (
-            ["validate", "--api-url", "https://api.example.org", "--set", "s3_endpoint=http://127.0.0.1:9000"],
+            [
+                "validate",
+                "--api-url",
+                "https://api.example.org",
+                "--set",
+                "s3_endpoint=http://127.0.0.1:9000",
+            ],
             "s3_endpoint",
         ),
         (

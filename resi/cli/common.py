@@ -86,7 +86,7 @@ def client_flags(
     netuid: int | None = None,
     chain_endpoint: str | None = None,
 ) -> dict[str, Any]:
-    """The settings given by the shared wallet, chain, API and source options (``None`` = not given).
+    """The settings of the shared wallet, chain, API and source options (``None`` = not given).
 
     ``--subtensor.chain_endpoint`` wins over ``--subtensor.network`` (as in bittensor): the
     ``network`` setting accepts a ``ws(s)://`` endpoint.
@@ -151,7 +151,7 @@ def stdout_is_tty() -> bool:
 
 
 def check_network(settings: Any) -> None:
-    """Refuse a chain/API/S3 combination that looks like a mistake (``ConfigError`` naming the flag).
+    """Refuse a chain/API/S3 combination that looks like a mistake (``ConfigError``).
 
     Called at startup by the commands that act on a chain (mine, validate, spot-check, replay).
     """

@@ -287,8 +287,8 @@ def command(
     parts = configured_parts(settings)
     if not parts:
         raise ConfigError(
-            "nothing to check: give --api-url, --db, --s3-endpoint/--s3-bucket, --subtensor.network "
-            "or --source (or the matching RESI_* variables)"
+            "nothing to check: give --api-url, --db, --s3-endpoint/--s3-bucket, "
+            "--subtensor.network or --source (or the matching RESI_* variables)"
         )
     report = run_async(run_checks, settings, parts, timeout)
     if as_json:

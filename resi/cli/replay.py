@@ -16,15 +16,15 @@ import typer
 
 from resi.cli.common import (
     ApiUrlOption,
+    ChainEndpointOption,
     ConfigOption,
     HotkeyOption,
     JsonOption,
+    NetuidOption,
+    NetworkOption,
     SetOption,
     SimUrlOption,
     SourceOption,
-    ChainEndpointOption,
-    NetuidOption,
-    NetworkOption,
     WalletOption,
     WalletPathOption,
     check_network,

@@ -11,15 +11,15 @@ import typer
 
 from resi.cli.common import (
     ApiUrlOption,
+    ChainEndpointOption,
     ConfigOption,
     HotkeyOption,
     JsonOption,
+    NetuidOption,
+    NetworkOption,
     SetOption,
     SimUrlOption,
     SourceOption,
-    ChainEndpointOption,
-    NetuidOption,
-    NetworkOption,
     WalletOption,
     WalletPathOption,
     check_network,
@@ -61,8 +61,8 @@ def command(
     from resi.score.models import Reason
 
     flags = client_flags(
-            wallet, hotkey, wallet_path, api_url, source, sim_url, network, netuid, chain_endpoint
-        )
+        wallet, hotkey, wallet_path, api_url, source, sim_url, network, netuid, chain_endpoint
+    )
     settings = settings_from(ValidatorSettings, flags, config, sets)
     check_network(settings)
     check = run_async(_main, settings, epoch, miner, zipcode)

@@ -10,14 +10,14 @@ import typer
 
 from resi.cli.common import (
     ApiUrlOption,
+    ChainEndpointOption,
     ConfigOption,
     HotkeyOption,
+    NetuidOption,
+    NetworkOption,
     SetOption,
     SimUrlOption,
     SourceOption,
-    ChainEndpointOption,
-    NetuidOption,
-    NetworkOption,
     WalletOption,
     WalletPathOption,
     check_network,
