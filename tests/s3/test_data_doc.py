@@ -16,7 +16,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from resi.s3.layout import miner_prefix, validator_key
+from resi.s3.layout import miner_prefix, validator_key, validator_prefix
 from tests.validate.test_validator_e2e import World, _close, _validator
 from tests.validate.test_validator_e2e import world as world  # the fixture, re-exported
 
@@ -43,10 +43,17 @@ def test_doc_has_the_three_tools() -> None:
         assert code.count(DOC_EPOCH) == 1
 
 
-async def _mirror(w: World, dest: Path) -> list[str]:
+async def _mirror(w: World, dest: Path, validator: str) -> list[str]:
+    """Copy this test's objects (its miners' files, its validator's outputs) to ``dest``.
+
+    The session's bucket is shared with other tests, so only this world's keys are mirrored.
+    """
+    epoch_id = w.epoch.epoch_id
+    prefixes = [miner_prefix(hk, epoch_id) for hk in w.miners.values()]
+    prefixes.append(validator_prefix(validator, epoch_id))
     keys = []
-    for root in ("data/", "validators/"):
-        async for info in w.server.s3.list_keys(root):
+    for prefix in prefixes:
+        async for info in w.server.s3.list_keys(prefix):
             keys.append(info.key)
             path = dest / info.key
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +90,7 @@ async def test_doc_snippets_read_the_real_bucket(
         finally:
             await _close(v1)
     validator = world.server.keys.validator.ss58_address
-    keys = await _mirror(world, tmp_path / "mirror")
+    keys = await _mirror(world, tmp_path / "mirror", validator)
     # The layout the doc describes is the one the code wrote.
     assert validator_key(validator, epoch_id, "validated_data.parquet") in keys
     assert validator_key(validator, epoch_id, "validation_report.json") in keys
