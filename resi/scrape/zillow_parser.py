@@ -308,7 +308,7 @@ def _from_property(
         latitude=_float(prop.get("latitude")),
         longitude=_float(prop.get("longitude")),
         days_on_market=_days(prop.get("daysOnZillow")),
-        listed_at=_date(prop.get("datePostedString")),
+        listed_at=_date(prop.get("datePostedString") or prop.get("datePosted")),
         broker=_str(attribution.get("brokerName") or prop.get("brokerageName")),
         mls_id=_str(attribution.get("mlsId")),
         photo_count=_int(prop.get("photoCount")),
