@@ -5,7 +5,7 @@ A source is any object with ``search(zipcode)``, ``lookup(listing)`` and ``aclos
 elsewhere (one CSV per zipcode in a directory) and hands them to the standard miner pipeline,
 which writes the Parquet files, uploads them and commits them.
 
-    python examples/custom_source.py --wallet miner --hotkey default \\
+    python examples/custom_source.py --wallet.name miner --wallet.hotkey default \\
         --api-url http://127.0.0.1:8000 --csv-dir ./my-listings --workdir ./miner-state
 
 Spot checks are always done by validators against the real site, so the CSVs must hold what the
@@ -96,9 +96,11 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--wallet", required=True)
-    parser.add_argument("--hotkey", required=True)
-    parser.add_argument("--wallet-path", default="~/.bittensor/wallets")
+    parser.add_argument("--wallet.name", "--wallet", dest="wallet", required=True)
+    parser.add_argument("--wallet.hotkey", "--hotkey", dest="hotkey", required=True)
+    parser.add_argument(
+        "--wallet.path", "--wallet-path", dest="wallet_path", default="~/.bittensor/wallets"
+    )
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--csv-dir", required=True)
     parser.add_argument("--workdir", default="./miner-state")

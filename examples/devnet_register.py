@@ -1,8 +1,8 @@
 """Register a wallet's hotkey on a local devnet chain file (what `btcli subnet register` does on
-a real chain), so `resi serve-api --network devnet` lets it in.
+a real chain), so `resi serve-api --subtensor.network devnet` lets it in.
 
-    python examples/devnet_register.py --wallet miner1                        # a miner
-    python examples/devnet_register.py --wallet validator1 --stake 5000 --permit  # a validator
+    python examples/devnet_register.py --wallet.name miner1                        # a miner
+    python examples/devnet_register.py --wallet.name validator1 --stake 5000 --permit  # a validator
 
 Every process of a devnet must use the same chain file and block time: pass the same
 ``RESI_DEVNET_CHAIN_PATH`` / ``RESI_BLOCK_TIME`` (or flags here) as the API server. Registering
@@ -23,10 +23,21 @@ from resi.wallet import load_keypair
 def main() -> None:
     env = os.environ
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wallet", default=env.get("RESI_WALLET_NAME", "default"))
-    parser.add_argument("--hotkey", default=env.get("RESI_WALLET_HOTKEY", "default"))
+    # The bittensor flag names, with the older ones as aliases (as every resi command).
     parser.add_argument(
-        "--wallet-path", default=env.get("RESI_WALLET_PATH", "~/.bittensor/wallets")
+        "--wallet.name", "--wallet", dest="wallet", default=env.get("RESI_WALLET_NAME", "default")
+    )
+    parser.add_argument(
+        "--wallet.hotkey",
+        "--hotkey",
+        dest="hotkey",
+        default=env.get("RESI_WALLET_HOTKEY", "default"),
+    )
+    parser.add_argument(
+        "--wallet.path",
+        "--wallet-path",
+        dest="wallet_path",
+        default=env.get("RESI_WALLET_PATH", "~/.bittensor/wallets"),
     )
     parser.add_argument(
         "--chain", default=env.get("RESI_DEVNET_CHAIN_PATH", "resi-devnet-chain.sqlite")

@@ -339,6 +339,11 @@ class MinerSettings(
 ):
     """Settings of `resi mine`."""
 
+    network: str = Field(
+        "finney",
+        description="Chain to use, as btcli: `finney` (default), `test`, `local`, a `ws(s)://` "
+        "endpoint, or `devnet` (the local file-backed chain; only when asked).",
+    )
     scrape_concurrency: int = Field(8, gt=0, description="Zipcodes scraped at the same time.")
     request_delay: float = Field(
         0.0, ge=0, description="Politeness delay in seconds between requests to one host."
@@ -372,6 +377,11 @@ class ValidatorSettings(
 ):
     """Settings of `resi validate`."""
 
+    network: str = Field(
+        "finney",
+        description="Chain to use, as btcli: `finney` (default), `test`, `local`, a `ws(s)://` "
+        "endpoint, or `devnet` (the local file-backed chain; only when asked).",
+    )
     lookup_concurrency: int = Field(8, gt=0, description="Spot-check lookups at the same time.")
     weights_interval: int = Field(
         360, gt=0, description="Blocks between weight settings (about one tempo)."
@@ -492,6 +502,65 @@ def load_settings(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         raise ConfigError(f"invalid value for {where}: {first['msg']}") from None
+
+
+# Networks whose weights and money are real: an API or object store on this machine next to
+# them is almost always a forgotten flag (a devnet leftover), not a deployment.
+PUBLIC_NETWORKS = frozenset({"finney", "test", "archive"})
+
+
+def _host_kind(url: str | None) -> str | None:
+    """``"loopback"``, ``"private"`` (LAN, single-label docker names), ``"public"``, or None."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        return "loopback"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "private" if "." not in host else "public"
+    if ip.is_loopback or ip.is_unspecified:
+        return "loopback"
+    return "private" if (ip.is_private or ip.is_link_local) else "public"
+
+
+def network_mismatch(settings: BaseModel) -> str | None:
+    """Why the chain and the API/S3 settings look like a mistake, naming the flag to fix; or None.
+
+    Real network (finney/test or a non-local ``ws(s)://`` endpoint) with a loopback API or S3
+    endpoint: a devnet leftover, the process would talk to nothing real. ``devnet`` with a public
+    API: weights would go to a local file while the work is judged on the real subnet.
+    """
+    network = str(getattr(settings, "network", ""))
+    given = settings.model_fields_set
+    how = "" if "network" in given else " (the default)"
+    api_url = getattr(settings, "api_url", None)
+    s3 = getattr(settings, "s3_endpoint", None)
+    real = network in PUBLIC_NETWORKS or (
+        network.startswith(("ws://", "wss://")) and _host_kind(network) == "public"
+    )
+    if real:
+        if _host_kind(api_url) == "loopback":
+            return (
+                f"--subtensor.network {network}{how} with a loopback API ({api_url}): give "
+                "--api-url with the subnet's API, or --subtensor.network devnet for a local devnet"
+            )
+        if _host_kind(s3) == "loopback":
+            return (
+                f"--subtensor.network {network}{how} with a loopback S3 endpoint ({s3}): set "
+                "s3_endpoint (--set s3_endpoint=URL or RESI_S3_ENDPOINT) to the subnet's object "
+                "store, or use --subtensor.network devnet for a local devnet"
+            )
+    if network == "devnet" and _host_kind(api_url) == "public":
+        return (
+            f"--subtensor.network devnet keeps weights in a local file, but the API ({api_url}) "
+            "is public: give --subtensor.network finney (or test) to take part in the real subnet"
+        )
+    return None
 
 
 def parse_set_options(items: list[str] | None) -> dict[str, str]:

@@ -52,7 +52,7 @@ def load_keypair(
     if not file.is_file():
         raise WalletError(
             f"hotkey file {file} not found (wallet {name!r}, hotkey {hotkey!r}); "
-            "create one with `resi wallet create` or check --wallet-path"
+            "create one with `resi wallet create` or check --wallet.path"
         )
     keyfile = Keyfile(file, hotkey)
     if not keyfile.is_readable():

@@ -94,7 +94,7 @@ def route_specs() -> list[RouteSpec]:
                   response=EpochInputs, path_params=("epoch_id",), errors=(400, 404, 409)),
         RouteSpec("validator_upload", "POST", paths.VALIDATOR_UPLOAD, Role.VALIDATOR,
                   validator_routes.validator_upload,
-                  "Presigned POST for validators/{hotkey}/epoch={id}/.",
+                  "Presigned POST for validators/hotkey={hotkey}/epoch={id}/.",
                   request=ValidatorUploadRequest, response=UploadGrant),
         RouteSpec("validator_results", "POST", paths.VALIDATOR_RESULTS, Role.VALIDATOR,
                   validator_routes.post_result,

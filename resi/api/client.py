@@ -180,7 +180,7 @@ class ApiClient:
         return await self._call("GET", path, EpochInputs, retry=True)
 
     async def validator_upload_access(self, epoch_id: str) -> UploadGrant:
-        """A presigned POST for ``validators/{hotkey}/epoch={epoch_id}/``."""
+        """A presigned POST for ``validators/hotkey={hotkey}/epoch={epoch_id}/``."""
         body = ValidatorUploadRequest(epoch_id=epoch_id)
         return await self._call("POST", VALIDATOR_UPLOAD, UploadGrant, body=body, retry=True)
 

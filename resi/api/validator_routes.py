@@ -102,7 +102,7 @@ async def _download_urls(state: ApiState, commits: list[Commit]) -> list[str]:
 
 
 async def validator_upload(request: web.Request) -> web.Response:
-    """`POST /api/v1/s3-access/validator-upload`: grant for ``validators/{hotkey}/epoch={id}/``."""
+    """`POST /api/v1/s3-access/validator-upload`: grant for the ``validator_prefix``."""
     state = state_of(request)
     body: ValidatorUploadRequest = request[BODY_KEY]
     epoch = await epochs.require_epoch(state, body.epoch_id)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import anyio
 import typer
 
-from resi.cli.common import console, handle_errors, run_async
+from resi.cli.common import console, err_console, handle_errors, run_async
 
 if TYPE_CHECKING:
     from resi.epoch.models import ZipcodeInfo
@@ -23,18 +23,39 @@ DbOption = typer.Option("sqlite:///resi.db", "--db", envvar="RESI_DB_URL", help=
 def import_(
     path: Path = typer.Argument(..., help="CSV file to import."),
     fmt: str = typer.Option("plain", "--format", help="`plain` or `realtor` (Realtor.com CSV)."),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Realtor.com CSV: fail the whole import on any unusable row (default: skip it).",
+    ),
     db: str = DbOption,
 ) -> None:
-    """Replace the stored catalog with the built-in one updated from PATH (all or nothing)."""
+    """Replace the stored catalog with the built-in one updated from PATH.
+
+    Realtor.com rows are judged one by one: a blank optional value (median price) imports as
+    unknown; an unusable row is reported with its line number and skipped, or with --strict
+    fails the import (nothing stored). Plain CSVs are all or nothing.
+    """
     # The catalog and the store drivers are heavy: imported when the command runs.
-    from resi.epoch.catalog import builtin_catalog, parse_plain_csv, parse_realtor_csv
+    from resi.epoch.catalog import builtin_catalog, import_realtor_csv, parse_plain_csv
     from resi.epoch.store import open_store
 
     async def run() -> None:
         base = await anyio.to_thread.run_sync(builtin_catalog)
-        skipped = 0
+        note = ""
         if fmt == "realtor":
-            rows, skipped = await anyio.to_thread.run_sync(parse_realtor_csv, path, base)
+            result = await anyio.to_thread.run_sync(
+                lambda: import_realtor_csv(path, base, strict=strict)
+            )
+            rows = result.catalog
+            for bad in result.bad_rows:
+                err_console.print(f"line {bad.line}: {bad.problem} (skipped)", highlight=False)
+            zero = sum(1 for r in result.applied.values() if r.active_listing_count == 0)
+            note = (
+                f" ({len(result.applied)} from the file, {zero} with no listings, "
+                f"{len(result.bad_rows)} bad rows skipped, "
+                f"{len(result.unknown_zipcodes)} unknown zipcodes skipped)"
+            )
         elif fmt == "plain":
             rows = await anyio.to_thread.run_sync(parse_plain_csv, path, base)
         else:
@@ -44,7 +65,7 @@ def import_(
             n = await store.replace_catalog(rows)
         finally:
             await store.close()
-        console.print(f"stored {n} zipcodes ({skipped} unknown zipcodes skipped)")
+        console.print(f"stored {n} zipcodes{note}", highlight=False)
 
     run_async(run)
 

@@ -26,9 +26,25 @@ SetOption = typer.Option(
 )
 # The options of the commands that act as a hotkey against the API and a listing source (mine,
 # validate, spot-check, replay-epoch); `client_flags` maps them onto the settings fields.
-WalletOption = typer.Option(None, "--wallet", help="Wallet (coldkey) name.")
-HotkeyOption = typer.Option(None, "--hotkey", help="Hotkey name inside the wallet.")
-WalletPathOption = typer.Option(None, "--wallet-path", help="Directory holding wallets.")
+# Wallet and chain options use the bittensor names (btcli, pm2 scripts of every subnet); the
+# older resi names stay as aliases.
+WalletOption = typer.Option(None, "--wallet.name", "--wallet", help="Wallet (coldkey) name.")
+HotkeyOption = typer.Option(None, "--wallet.hotkey", "--hotkey", help="Hotkey name in the wallet.")
+WalletPathOption = typer.Option(
+    None, "--wallet.path", "--wallet-path", help="Directory holding wallets."
+)
+NetworkOption = typer.Option(
+    None,
+    "--subtensor.network",
+    "--network",
+    help="Chain: finney, test, local, devnet (local file chain) or a ws(s):// endpoint.",
+)
+ChainEndpointOption = typer.Option(
+    None,
+    "--subtensor.chain_endpoint",
+    help="ws(s):// endpoint of a subtensor node (overrides --subtensor.network).",
+)
+NetuidOption = typer.Option(None, "--netuid", help="Subnet uid.")
 ApiUrlOption = typer.Option(None, "--api-url", help="Base URL of the resi API.")
 SourceOption = typer.Option(None, "--source", help="Listing source: zillow or sim.")
 SimUrlOption = typer.Option(None, "--sim-url", help="Simulated market URL (--source sim).")
@@ -66,8 +82,15 @@ def client_flags(
     api_url: str | None,
     source: str | None,
     sim_url: str | None,
+    network: str | None = None,
+    netuid: int | None = None,
+    chain_endpoint: str | None = None,
 ) -> dict[str, Any]:
-    """The settings given by the shared wallet, API and source options (``None`` = not given)."""
+    """The settings of the shared wallet, chain, API and source options (``None`` = not given).
+
+    ``--subtensor.chain_endpoint`` wins over ``--subtensor.network`` (as in bittensor): the
+    ``network`` setting accepts a ``ws(s)://`` endpoint.
+    """
     return {
         "wallet_name": wallet,
         "wallet_hotkey": hotkey,
@@ -75,7 +98,30 @@ def client_flags(
         "api_url": api_url,
         "source": source,
         "sim_url": sim_url,
+        **chain_flags(network, netuid, chain_endpoint),
     }
+
+
+def chain_flags(
+    network: str | None, netuid: int | None, chain_endpoint: str | None
+) -> dict[str, Any]:
+    """The ``network``/``netuid`` settings from the bittensor chain options.
+
+    Raises ``ConfigError`` when ``--subtensor.chain_endpoint`` is not a ``ws(s)://`` URL or is
+    combined with ``--subtensor.network devnet`` (the devnet chain is a local file).
+    """
+    if chain_endpoint is not None:
+        if not chain_endpoint.startswith(("ws://", "wss://")):
+            raise ConfigError(
+                f"--subtensor.chain_endpoint must be a ws:// or wss:// URL, got {chain_endpoint!r}"
+            )
+        if network == "devnet":
+            raise ConfigError(
+                "--subtensor.chain_endpoint cannot be combined with --subtensor.network devnet "
+                "(the devnet chain is a local file)"
+            )
+        network = chain_endpoint
+    return {"network": network, "netuid": netuid}
 
 
 def settings_from(
@@ -102,3 +148,15 @@ def not_available(command: str) -> typer.Exit:
 
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def check_network(settings: Any) -> None:
+    """Refuse a chain/API/S3 combination that looks like a mistake (``ConfigError``).
+
+    Called at startup by the commands that act on a chain (mine, validate, spot-check, replay).
+    """
+    from resi.config import network_mismatch
+
+    problem = network_mismatch(settings)
+    if problem is not None:
+        raise ConfigError(problem)

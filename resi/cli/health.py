@@ -20,10 +20,12 @@ import anyio
 import typer
 
 from resi.cli.common import (
+    ChainEndpointOption,
     ConfigOption,
     JsonOption,
     SetOption,
     SimUrlOption,
+    chain_flags,
     console,
     handle_errors,
     run_async,
@@ -253,7 +255,10 @@ def command(
     db: str = typer.Option(None, "--db", help="Check the database (sqlite:/// or postgresql://)."),
     s3_endpoint: str = typer.Option(None, "--s3-endpoint", help="Check this S3 endpoint."),
     s3_bucket: str = typer.Option(None, "--s3-bucket", help="Bucket to check (probe object)."),
-    network: str = typer.Option(None, "--network", help="Check the chain (devnet, finney, ...)."),
+    network: str = typer.Option(
+        None, "--subtensor.network", "--network", help="Check the chain (devnet, finney, ...)."
+    ),
+    chain_endpoint: str = ChainEndpointOption,
     netuid: int = typer.Option(None, "--netuid", help="Subnet uid to look up on the chain."),
     devnet_chain_path: Path = typer.Option(
         None, "--devnet-chain-path", help="Devnet chain file (with --network devnet)."
@@ -273,8 +278,7 @@ def command(
         "db_url": db,
         "s3_endpoint": s3_endpoint,
         "s3_bucket": s3_bucket,
-        "network": network,
-        "netuid": netuid,
+        **chain_flags(network, netuid, chain_endpoint),
         "devnet_chain_path": devnet_chain_path,
         "source": source,
         "sim_url": sim_url,
@@ -283,8 +287,8 @@ def command(
     parts = configured_parts(settings)
     if not parts:
         raise ConfigError(
-            "nothing to check: give --api-url, --db, --s3-endpoint/--s3-bucket, --network "
-            "or --source (or the matching RESI_* variables)"
+            "nothing to check: give --api-url, --db, --s3-endpoint/--s3-bucket, "
+            "--subtensor.network or --source (or the matching RESI_* variables)"
         )
     report = run_async(run_checks, settings, parts, timeout)
     if as_json:

@@ -12,13 +12,17 @@ import typer
 
 from resi.cli.common import (
     ApiUrlOption,
+    ChainEndpointOption,
     ConfigOption,
     HotkeyOption,
+    NetuidOption,
+    NetworkOption,
     SetOption,
     SimUrlOption,
     SourceOption,
     WalletOption,
     WalletPathOption,
+    check_network,
     client_flags,
     console,
     handle_errors,
@@ -39,6 +43,9 @@ def command(
     wallet: str = WalletOption,
     hotkey: str = HotkeyOption,
     wallet_path: Path = WalletPathOption,
+    network: str = NetworkOption,
+    chain_endpoint: str = ChainEndpointOption,
+    netuid: int = NetuidOption,
     api_url: str = ApiUrlOption,
     source: str = SourceOption,
     sim_url: str = SimUrlOption,
@@ -58,13 +65,16 @@ def command(
 
     proxies = list(proxy or []) + _read_proxy_file(proxy_file)
     flags: dict[str, Any] = {
-        **client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url),
+        **client_flags(
+            wallet, hotkey, wallet_path, api_url, source, sim_url, network, netuid, chain_endpoint
+        ),
         "workdir": workdir,
         "proxies": tuple(proxies) if proxies else None,
         "scrape_concurrency": concurrency,
         "log_json": True if json_logs else None,
     }
     settings = settings_from(MinerSettings, flags, config, sets)
+    check_network(settings)
     configure_logging_from(settings)
     outcome = run_async(_main, settings, once)
     if once and outcome is not None:

@@ -19,14 +19,18 @@ import typer
 
 from resi.cli.common import (
     ApiUrlOption,
+    ChainEndpointOption,
     ConfigOption,
     HotkeyOption,
     JsonOption,
+    NetuidOption,
+    NetworkOption,
     SetOption,
     SimUrlOption,
     SourceOption,
     WalletOption,
     WalletPathOption,
+    check_network,
     client_flags,
     console,
     fail,
@@ -59,6 +63,9 @@ def command(
     wallet: str = WalletOption,
     hotkey: str = HotkeyOption,
     wallet_path: Path = WalletPathOption,
+    network: str = NetworkOption,
+    chain_endpoint: str = ChainEndpointOption,
+    netuid: int = NetuidOption,
     api_url: str = ApiUrlOption,
     source: str = SourceOption,
     sim_url: str = SimUrlOption,
@@ -72,7 +79,9 @@ def command(
     from resi.validate.report import load_report, record_from_report, replay_report
 
     flags = {
-        **client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url),
+        **client_flags(
+            wallet, hotkey, wallet_path, api_url, source, sim_url, network, netuid, chain_endpoint
+        ),
         "workdir": workdir,
     }
     settings = settings_from(ValidatorSettings, flags, config, sets)
@@ -95,6 +104,7 @@ def command(
         console.print(f"source: {where}", highlight=False)
     recorded = doc["consensus_hash"] if doc is not None else None
     if from_api:
+        check_network(settings)
         lookups = record_from_report(doc)[1] if doc is not None else {}
         result = run_async(_rescore, settings, epoch_id, lookups)
     else:

@@ -6,7 +6,20 @@ from pathlib import Path
 
 import typer
 
-from resi.cli.common import ConfigOption, SetOption, handle_errors, run_async, settings_from
+from resi.cli.common import (
+    ChainEndpointOption,
+    ConfigOption,
+    HotkeyOption,
+    NetuidOption,
+    NetworkOption,
+    SetOption,
+    WalletOption,
+    WalletPathOption,
+    chain_flags,
+    handle_errors,
+    run_async,
+    settings_from,
+)
 from resi.logs import configure_logging_from
 
 
@@ -15,8 +28,12 @@ def command(
     db: str = typer.Option(None, "--db", help="sqlite:///path or postgresql://user@host/db."),
     s3_endpoint: str = typer.Option(None, "--s3-endpoint", help="S3 endpoint URL."),
     bucket: str = typer.Option(None, "--bucket", help="S3 bucket."),
-    network: str = typer.Option(None, "--network", help="devnet, finney, test, local or ws(s)://."),
-    netuid: int = typer.Option(None, "--netuid", help="Subnet uid."),
+    network: str = NetworkOption,
+    chain_endpoint: str = ChainEndpointOption,
+    netuid: int = NetuidOption,
+    wallet: str = WalletOption,
+    hotkey: str = HotkeyOption,
+    wallet_path: Path = WalletPathOption,
     host: str = typer.Option(None, "--host", help="Address to listen on."),
     port: int = typer.Option(None, "--port", help="Port to listen on."),
     secret: str = typer.Option(None, "--secret", help="Server secret (required off devnet)."),
@@ -31,8 +48,10 @@ def command(
         "db_url": db,
         "s3_endpoint": s3_endpoint,
         "s3_bucket": bucket,
-        "network": network,
-        "netuid": netuid,
+        **chain_flags(network, netuid, chain_endpoint),
+        "wallet_name": wallet,
+        "wallet_hotkey": hotkey,
+        "wallet_path": wallet_path,
         "host": host,
         "port": port,
         "secret": secret,

@@ -11,14 +11,18 @@ import typer
 
 from resi.cli.common import (
     ApiUrlOption,
+    ChainEndpointOption,
     ConfigOption,
     HotkeyOption,
     JsonOption,
+    NetuidOption,
+    NetworkOption,
     SetOption,
     SimUrlOption,
     SourceOption,
     WalletOption,
     WalletPathOption,
+    check_network,
     client_flags,
     console,
     handle_errors,
@@ -42,6 +46,9 @@ def command(
     wallet: str = WalletOption,
     hotkey: str = HotkeyOption,
     wallet_path: Path = WalletPathOption,
+    network: str = NetworkOption,
+    chain_endpoint: str = ChainEndpointOption,
+    netuid: int = NetuidOption,
     api_url: str = ApiUrlOption,
     source: str = SourceOption,
     sim_url: str = SimUrlOption,
@@ -53,8 +60,11 @@ def command(
     from resi.config import ValidatorSettings
     from resi.score.models import Reason
 
-    flags = client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url)
+    flags = client_flags(
+        wallet, hotkey, wallet_path, api_url, source, sim_url, network, netuid, chain_endpoint
+    )
     settings = settings_from(ValidatorSettings, flags, config, sets)
+    check_network(settings)
     check = run_async(_main, settings, epoch, miner, zipcode)
     if json_out:
         print(json.dumps(_as_json(check), sort_keys=True, default=str))

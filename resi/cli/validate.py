@@ -11,13 +11,17 @@ import typer
 
 from resi.cli.common import (
     ApiUrlOption,
+    ChainEndpointOption,
     ConfigOption,
     HotkeyOption,
+    NetuidOption,
+    NetworkOption,
     SetOption,
     SimUrlOption,
     SourceOption,
     WalletOption,
     WalletPathOption,
+    check_network,
     client_flags,
     console,
     handle_errors,
@@ -40,6 +44,9 @@ def command(
     wallet: str = WalletOption,
     hotkey: str = HotkeyOption,
     wallet_path: Path = WalletPathOption,
+    network: str = NetworkOption,
+    chain_endpoint: str = ChainEndpointOption,
+    netuid: int = NetuidOption,
     api_url: str = ApiUrlOption,
     source: str = SourceOption,
     sim_url: str = SimUrlOption,
@@ -62,7 +69,9 @@ def command(
     from resi.config import ValidatorSettings
 
     flags: dict[str, Any] = {
-        **client_flags(wallet, hotkey, wallet_path, api_url, source, sim_url),
+        **client_flags(
+            wallet, hotkey, wallet_path, api_url, source, sim_url, network, netuid, chain_endpoint
+        ),
         "workdir": workdir,
         "weights_interval": weights_interval,
         "relay_port": relay_port,
@@ -70,6 +79,7 @@ def command(
         "log_json": True if json_out else None,
     }
     settings = settings_from(ValidatorSettings, flags, config, sets)
+    check_network(settings)
     configure_logging_from(settings)
     outcomes = run_async(_main, settings, once, json_out)
     for o in outcomes:

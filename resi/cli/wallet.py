@@ -15,10 +15,19 @@ app = typer.Typer(
     help="Create and inspect btcli-style wallets (never prompts).", no_args_is_help=True
 )
 
-NameOption = typer.Option("default", "--name", help="Wallet (coldkey) name.")
-HotkeyOption = typer.Option("default", "--hotkey", help="Hotkey name inside the wallet.")
+# The bittensor names (as btcli and `resi mine`/`resi validate`), with the older ones as aliases.
+NameOption = typer.Option(
+    "default", "--wallet.name", "--wallet", "--name", help="Wallet (coldkey) name."
+)
+HotkeyOption = typer.Option(
+    "default", "--wallet.hotkey", "--hotkey", help="Hotkey name inside the wallet."
+)
 PathOption = typer.Option(
-    Path("~/.bittensor/wallets"), "--path", help="Directory that holds the wallets."
+    Path("~/.bittensor/wallets"),
+    "--wallet.path",
+    "--wallet-path",
+    "--path",
+    help="Directory that holds the wallets.",
 )
 
 

@@ -89,7 +89,7 @@ def api_server(plan: DevnetPlan, ids: Identities, ep: Endpoints) -> ChildSpec:
         api_db_url(plan),
         "--s3-endpoint",
         ep.s3_endpoint,
-        "--network",
+        "--subtensor.network",
         "devnet",
         "--netuid",
         str(plan.netuid),
@@ -117,8 +117,13 @@ def _client_argv(
     command: str, plan: DevnetPlan, identity: Identity, ep: Endpoints
 ) -> tuple[str, ...]:
     """``resi mine`` / ``resi validate`` against the devnet's API and simulated market."""
+    # The devnet chain is asked for explicitly: `mine`/`validate` default to finney, as btcli.
     argv = resi_argv(
         command,
+        "--subtensor.network",
+        "devnet",
+        "--netuid",
+        str(plan.netuid),
         "--source",
         "sim",
         "--sim-url",

@@ -23,7 +23,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from statistics import NormalDist
@@ -335,51 +335,139 @@ REALTOR_COLUMNS = (
 )
 
 
-def parse_realtor_csv(
-    source: str | Path | io.TextIOBase, base: Sequence[ZipcodeInfo]
-) -> tuple[list[ZipcodeInfo], int]:
-    """Apply a Realtor.com "Inventory Core Metrics by zip" CSV to ``base``.
+@dataclass(frozen=True)
+class RealtorRow:
+    """One data line of a Realtor.com CSV, judged on its own.
 
-    For each ``postal_code`` the row with the latest ``month_date_yyyymm`` wins; expected listings
-    = ``active_listing_count``, tier from ``median_listing_price``. Zipcodes absent from ``base``
-    are skipped (Realtor.com lists some retired codes). Returns ``(catalog, skipped_count)``;
-    raises ``CatalogImportError`` listing every malformed line.
+    ``problem`` is None for a usable row; otherwise it says why the row cannot be used (and
+    ``zipcode``/``month``/``active_listing_count`` may be None). Blank optional values are None:
+    ``median_listing_price`` is optional (the market tier then stays as it was).
+    """
+
+    line: int
+    zipcode: str | None
+    month: int | None
+    active_listing_count: int | None
+    median_listing_price: float | None
+    problem: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class RealtorImport:
+    """What a Realtor.com import did: the new catalog and every row's verdict."""
+
+    catalog: list[ZipcodeInfo]
+    rows: list[RealtorRow]
+    unknown_zipcodes: frozenset[str]
+
+    @property
+    def bad_rows(self) -> list[RealtorRow]:
+        """Unusable rows, in file order (each has its line number and problem)."""
+        return [r for r in self.rows if not r.usable]
+
+    @property
+    def applied(self) -> dict[str, RealtorRow]:
+        """Zipcode → the row that set it (latest month wins), for zipcodes in the catalog."""
+        by_zip: dict[str, RealtorRow] = {}
+        for r in self.rows:
+            if r.usable and r.zipcode is not None and r.zipcode not in self.unknown_zipcodes:
+                held = by_zip.get(r.zipcode)
+                if held is None or (r.month or 0) >= (held.month or 0):
+                    by_zip[r.zipcode] = r
+        return by_zip
+
+
+def _optional_price(value: str) -> float | None:
+    """A median price cell: blank (or ``NA``) is unknown, else it must be a positive number."""
+    if value.strip().upper() in ("", "NA", "NAN"):
+        return None
+    try:
+        price = float(value)
+    except ValueError:
+        raise ValueError(f"median_listing_price {value!r} is not a number") from None
+    if not math.isfinite(price) or price <= 0:
+        raise ValueError(f"median_listing_price {value!r} must be a positive number")
+    return price
+
+
+def read_realtor_rows(source: str | Path | io.TextIOBase) -> list[RealtorRow]:
+    """Judge every data line of a Realtor.com "Inventory Core Metrics by zip" CSV on its own.
+
+    Returns one ``RealtorRow`` per non-blank line (line numbers count the header as line 1);
+    raises ``CatalogImportError`` only when the file cannot be read or the header lacks a needed
+    column. Zero-inventory zipcodes are rows with ``active_listing_count == 0``.
     """
     rows = _read(source)
     col = _header(rows, REALTOR_COLUMNS)
-    by_zip = {z.zipcode: z for z in base}
-    latest: dict[str, tuple[int, int, float]] = {}
-    problems: list[tuple[int, str]] = []
-    skipped: set[str] = set()
+    out: list[RealtorRow] = []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
+        cells = {name: row[i].strip() if i < len(row) else "" for name, i in col.items()}
+        zipcode = month = count = None
         try:
-            cells = {name: row[i].strip() if i < len(row) else "" for name, i in col.items()}
-            month = cells["month_date_yyyymm"]
-            if not (month.isdigit() and len(month) == 6 and 1 <= int(month[4:]) <= 12):
-                raise ValueError(f"month_date_yyyymm {month!r} is not YYYYMM")
+            raw_month = cells["month_date_yyyymm"]
+            if not (raw_month.isdigit() and len(raw_month) == 6 and 1 <= int(raw_month[4:]) <= 12):
+                raise ValueError(f"month_date_yyyymm {raw_month!r} is not YYYYMM")
+            month = int(raw_month)
             zipcode = _zipcode(cells["postal_code"])
+            if not cells["active_listing_count"]:
+                raise ValueError("active_listing_count is blank")
             count = _int(cells["active_listing_count"], "active_listing_count")
-            price = float(cells["median_listing_price"] or "nan")
-            if not math.isfinite(price) or price <= 0:
-                raise ValueError(f"median_listing_price {cells['median_listing_price']!r} invalid")
+            price = _optional_price(cells["median_listing_price"])
         except ValueError as exc:
-            problems.append((line, str(exc)))
+            out.append(RealtorRow(line, zipcode, month, count, None, str(exc)))
             continue
-        if zipcode not in by_zip:
-            skipped.add(zipcode)
-            continue
-        if zipcode not in latest or int(month) >= latest[zipcode][0]:
-            latest[zipcode] = (int(month), count, price)
-    _fail_if(problems, "Realtor.com CSV")
+        out.append(RealtorRow(line, zipcode, month, count, price))
+    return out
+
+
+def import_realtor_csv(
+    source: str | Path | io.TextIOBase, base: Sequence[ZipcodeInfo], *, strict: bool = True
+) -> RealtorImport:
+    """Apply a Realtor.com "Inventory Core Metrics by zip" CSV to ``base``, judging rows one by one.
+
+    For each ``postal_code`` the usable row with the latest ``month_date_yyyymm`` wins: expected
+    listings = ``active_listing_count``; the tier follows ``median_listing_price`` when given and
+    stays as it was when that cell is blank. Zipcodes absent from ``base`` are not applied
+    (Realtor.com lists some retired codes). An unusable row is reported with its line number:
+    ``strict`` raises ``CatalogImportError`` listing every one (nothing imported); otherwise the
+    rows are skipped and returned in ``bad_rows``.
+    """
+    judged = read_realtor_rows(source)
+    bad = [(r.line, r.problem or "") for r in judged if not r.usable]
+    if strict:
+        _fail_if(bad, "Realtor.com CSV")
+    for line, problem in bad:
+        log.warning("Realtor.com CSV line %d skipped: %s", line, problem)
+    known = {z.zipcode for z in base}
+    unknown = frozenset(
+        r.zipcode for r in judged if r.usable and r.zipcode is not None and r.zipcode not in known
+    )
+    result = RealtorImport([], judged, unknown)
+    latest = result.applied
     out = []
     for z in base:
-        if z.zipcode in latest:
-            _, count, price = latest[z.zipcode]
-            z = replace(z, expected_listings=count, market_tier=tier_for_price(price))
+        r = latest.get(z.zipcode)
+        if r is not None and r.active_listing_count is not None:
+            changes: dict[str, object] = {"expected_listings": r.active_listing_count}
+            if r.median_listing_price is not None:
+                changes["market_tier"] = tier_for_price(r.median_listing_price)
+            z = replace(z, **changes)  # type: ignore[arg-type]
         out.append(z)
-    return out, len(skipped)
+    return RealtorImport(out, judged, unknown)
+
+
+def parse_realtor_csv(
+    source: str | Path | io.TextIOBase, base: Sequence[ZipcodeInfo], *, strict: bool = True
+) -> tuple[list[ZipcodeInfo], int]:
+    """``import_realtor_csv`` as ``(catalog, unknown_zipcode_count)`` (the original interface)."""
+    result = import_realtor_csv(source, base, strict=strict)
+    return result.catalog, len(result.unknown_zipcodes)
 
 
 def write_plain_csv(rows: Sequence[ZipcodeInfo]) -> str:

@@ -1,7 +1,15 @@
 """Object key layout of the resi bucket (DESIGN §6): build, parse and check keys; pure, no I/O.
 
-    data/hotkey={hotkey}/epoch={epoch_id}/zipcode={zipcode}/{sha256}.parquet   miner data
-    validators/{hotkey}/epoch={epoch_id}/{name}                              validator output
+    data/hotkey={hotkey}/epoch={epoch_id}/{zipcode}-{sha256}.parquet            miner data
+    validators/hotkey={hotkey}/epoch={epoch_id}/validated_data.parquet         validated listings
+    validators/hotkey={hotkey}/epoch={epoch_id}/_reports/{name}.json            reports (JSON)
+
+The layout reads as a hive dataset in default pyarrow, pandas and DuckDB with no schema
+arguments (docs/data.md): the only partition folders are ``hotkey=`` and ``epoch=``, whose values
+are never numeric and clash with no column of the files; ``zipcode`` stays the files' own text
+column (a ``zipcode=04011`` folder would be inferred as an integer and clash with it). JSON
+outputs sit under ``_reports/``, which pyarrow and pandas skip (``_`` prefix) when reading a
+folder, so a directory read sees Parquet files only.
 
 Every value placed in a key is validated against its format first, so a hostile hotkey, epoch id
 or zipcode (``..``, ``/``, ``=``, whitespace, empty) can never move a key out of its prefix.
@@ -28,12 +36,16 @@ VALIDATOR_FILES: Final = frozenset(
     {"validated_data.parquet", "validation_report.json", "epoch_metadata.json"}
 )
 
+# Validator outputs that are not Parquet live in this sub-folder of the validator's prefix.
+REPORTS_DIR: Final = "_reports/"
+
 _MINER_KEY_RE: Final = re.compile(
-    r"data/hotkey=(?P<hotkey>[^/]*)/epoch=(?P<epoch>[^/]*)/zipcode=(?P<zipcode>[^/]*)"
-    r"/(?P<sha256>[^/]*)\.parquet"
+    r"data/hotkey=(?P<hotkey>[^/]*)/epoch=(?P<epoch>[^/]*)/(?P<zipcode>[^/-]*)"
+    r"-(?P<sha256>[^/]*)\.parquet"
 )
 _VALIDATOR_KEY_RE: Final = re.compile(
-    r"validators/(?P<hotkey>[^/]*)/epoch=(?P<epoch>[^/]*)/(?P<name>[^/]*)"
+    r"validators/hotkey=(?P<hotkey>[^/]*)/epoch=(?P<epoch>[^/]*)/(?P<dir>_reports/)?"
+    r"(?P<name>[^/]*)"
 )
 
 
@@ -101,10 +113,9 @@ def miner_prefix(hotkey: str, epoch_id: str) -> str:
 
 
 def miner_key(hotkey: str, epoch_id: str, zipcode: str, sha256: str) -> str:
-    """The key of one miner file: ``{miner_prefix}zipcode={zipcode}/{sha256}.parquet``."""
+    """The key of one miner file: ``{miner_prefix}{zipcode}-{sha256}.parquet``."""
     return (
-        f"{miner_prefix(hotkey, epoch_id)}zipcode={check_zipcode(zipcode)}/"
-        f"{check_sha256(sha256)}.parquet"
+        f"{miner_prefix(hotkey, epoch_id)}{check_zipcode(zipcode)}-{check_sha256(sha256)}.parquet"
     )
 
 
@@ -126,12 +137,20 @@ def parse_miner_key(key: str) -> MinerKey:
 
 def validator_prefix(hotkey: str, epoch_id: str) -> str:
     """The prefix a validator may upload its epoch outputs under (ends with ``/``)."""
-    return f"validators/{check_hotkey(hotkey)}/epoch={check_epoch_id(epoch_id)}/"
+    return f"validators/hotkey={check_hotkey(hotkey)}/epoch={check_epoch_id(epoch_id)}/"
 
 
 def validator_key(hotkey: str, epoch_id: str, name: str) -> str:
-    """The key of one validator output file; ``name`` must be one of ``VALIDATOR_FILES``."""
-    return f"{validator_prefix(hotkey, epoch_id)}{check_validator_file(name)}"
+    """The key of one validator output file; ``name`` must be one of ``VALIDATOR_FILES``.
+
+    Parquet outputs sit directly under the prefix, the others under ``_reports/``.
+    """
+    prefix = validator_prefix(hotkey, epoch_id)
+    return f"{prefix}{_validator_subdir(check_validator_file(name))}{name}"
+
+
+def _validator_subdir(name: str) -> str:
+    return "" if name.endswith(".parquet") else REPORTS_DIR
 
 
 def parse_validator_key(key: str) -> ValidatorKey:
@@ -139,10 +158,11 @@ def parse_validator_key(key: str) -> ValidatorKey:
     m = _VALIDATOR_KEY_RE.fullmatch(key) if isinstance(key, str) else None
     if m is None:
         raise KeyLayoutError(f"not a validator output key: {key!r}")
+    name = check_validator_file(m["name"])
+    if (m["dir"] or "") != _validator_subdir(name):
+        raise KeyLayoutError(f"not a validator output key: {key!r}")
     return ValidatorKey(
-        hotkey=check_hotkey(m["hotkey"]),
-        epoch_id=check_epoch_id(m["epoch"]),
-        name=check_validator_file(m["name"]),
+        hotkey=check_hotkey(m["hotkey"]), epoch_id=check_epoch_id(m["epoch"]), name=name
     )
 
 

@@ -176,7 +176,10 @@ class ZillowSource:
     ) -> None:
         first = await self._page(zipcode, 1, lo, hi)
         reachable = first.total_pages * first.per_page
-        capped = first.total_results > reachable
+        # The site's count includes the units of building cards (never pageable) and a page
+        # that is not full means there is nothing more to page through: only pageable cards
+        # beyond the last reachable page make a capped search worth splitting.
+        capped = not first.exhausted and first.pageable_results > reachable
         band_width = math.inf if hi is None else hi - (lo or 0)
         if capped and depth < MAX_BAND_DEPTH and band_width > 1:
             for sub_lo, sub_hi in _split_band(lo, hi):

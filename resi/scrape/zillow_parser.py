@@ -11,6 +11,21 @@ Zillow (and the simulated market) embed the page state as JSON in
   a ``property`` object.
 
 No I/O here: functions take page text and return values or raise ``ParseError``.
+
+Real pages carry placeholders that are not values (tests/fixtures/real/zillow/README.md):
+
+* ``daysOnZillow: -1`` means unknown, a living or lot area of ``0`` means none given (lots and
+  land have no living area): both become null, never a number tier 2 would call implausible.
+* A price-range card (``"$0+"``, ``"$350,000+"``, ``"$1,495+/mo"``: new construction, buildings
+  with several units) is not one listing with one price: it is **skipped** and counted, as is a
+  card whose price is 0 or missing.
+* A building card (``isBuilding``; its "zpid" is a coordinate pair and its url a ``/b/building/``
+  page) stands for ``availabilityCount`` units that are not on the search page: the units are
+  **knowingly left out** (they are listed on the building's own page, out of scope) and counted,
+  so the search can tell the site's result count (which includes them) from the cards it can
+  page through (``SearchPage.pageable_results``).
+* A card whose ``detailUrl`` does not name its zpid (rental communities link to
+  ``/apartments/.../{code}/``) gets the canonical ``/homedetails/{zpid}_zpid/`` URL.
 """
 
 from __future__ import annotations
@@ -18,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -41,15 +56,40 @@ _BLOCK_MARKERS = (
 _PRICE_DIGITS = re.compile(r"[^0-9]")
 
 
+# Why a search card gave no listing (``SearchPage.skipped`` keys).
+SKIP_BUILDING = "building"
+SKIP_PRICE_RANGE = "price_range"
+SKIP_NO_PRICE = "no_price"
+SKIP_INCOMPLETE = "incomplete"
+
+
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of search results and the totals the site reports for the whole query."""
+    """One page of search results and the totals the site reports for the whole query.
+
+    ``cards`` counts every result card on this page; ``building_units`` the units that this
+    page's building cards stand for (included in ``total_results`` by the site, but not cards
+    one can page through); ``skipped`` counts cards that gave no listing, by reason.
+    """
 
     listings: list[Listing]
     total_results: int
     total_pages: int
     per_page: int
     page: int
+    cards: int = 0
+    building_units: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pageable_results(self) -> int:
+        """The site's result count without the building units this page revealed."""
+        return max(self.total_results - self.building_units, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        """True when this page is not full: the query has no more cards beyond it."""
+        return self.cards < self.per_page
 
 
 def search_url(
@@ -106,12 +146,20 @@ def parse_search_page(text: str, *, base_url: str, source: str, scraped_at: date
     meta = _path(cat1, "searchList")
     if not isinstance(results, list):
         raise ParseError("listResults is not a list")
-    listings = [
-        listing
-        for item in results
-        if isinstance(item, Mapping)
-        and (listing := _from_search_item(item, base_url, source, scraped_at)) is not None
-    ]
+    listings: list[Listing] = []
+    skipped: dict[str, int] = {}
+    cards = building_units = 0
+    for item in results:
+        if not isinstance(item, Mapping):
+            continue
+        cards += 1
+        listing, why = _from_search_item(item, base_url, source, scraped_at)
+        if listing is not None:
+            listings.append(listing)
+            continue
+        skipped[why] = skipped.get(why, 0) + 1
+        if why == SKIP_BUILDING:
+            building_units += _building_units(item)
     try:
         return SearchPage(
             listings=listings,
@@ -119,6 +167,9 @@ def parse_search_page(text: str, *, base_url: str, source: str, scraped_at: date
             total_pages=int(meta.get("totalPages", 1)),
             per_page=int(meta.get("resultsPerPage", max(len(results), 1))),
             page=int(_path(data, "props", "pageProps", "searchPageState").get("currentPage", 1)),
+            cards=cards,
+            building_units=building_units,
+            skipped=skipped,
         )
     except (TypeError, ValueError) as exc:
         raise ParseError(f"bad search totals: {exc}") from None
@@ -157,25 +208,48 @@ def _path(obj: Any, *keys: str) -> Any:
     return obj
 
 
+def _building_units(item: Mapping[str, Any]) -> int:
+    """Units a building card stands for: ``availabilityCount``, else its unit rows, else 1."""
+    count = _int(item.get("availabilityCount"))
+    if count is not None and count > 0:
+        return count
+    units = item.get("units")
+    return len(units) if isinstance(units, list) and units else 1
+
+
+def _is_price_range(value: Any) -> bool:
+    return isinstance(value, str) and "+" in value
+
+
 def _from_search_item(
     item: Mapping[str, Any], base_url: str, source: str, scraped_at: datetime
-) -> Listing | None:
-    """A listResults item as a Listing; ``None`` for entries that are not listings (ads)."""
+) -> tuple[Listing | None, str]:
+    """A listResults item as a Listing, or ``(None, reason)`` for cards that are not one."""
     info = (item.get("hdpData") or {}).get("homeInfo") or {}
+    if item.get("isBuilding") or "/b/building/" in str(item.get("detailUrl") or ""):
+        return None, SKIP_BUILDING
+    if _is_price_range(item.get("price")):
+        return None, SKIP_PRICE_RANGE
     zpid = item.get("zpid") or info.get("zpid")
     price = (
-        _int(item.get("unformattedPrice"))
+        _positive(item.get("unformattedPrice"))
         or _price_text(item.get("price"))
-        or _int(info.get("price"))
+        or _positive(info.get("price"))
     )
+    if price is None:
+        return None, SKIP_NO_PRICE
     street = item.get("addressStreet") or info.get("streetAddress")
     zipcode = item.get("addressZipcode") or info.get("zipcode")
-    if not zpid or price is None or not street or not zipcode:
-        return None
+    if not zpid or not street or not zipcode:
+        return None, SKIP_INCOMPLETE
     latlong = item.get("latLong") or {}
     photos = item.get("carouselPhotos")
-    detail = item.get("detailUrl") or f"/homedetails/{zpid}_zpid/"
-    return Listing(
+    detail = str(item.get("detailUrl") or "")
+    if f"{zpid}_zpid" not in detail:
+        # Rental community cards link to /apartments/.../{code}/, which names no listing id:
+        # the canonical detail URL does (and is what tier 2 and tier 3 check).
+        detail = detail_url(base_url, str(zpid))
+    listing = Listing(
         listing_id=str(zpid),
         source=source,
         url=urljoin(base_url.rstrip("/") + "/", detail),
@@ -189,12 +263,12 @@ def _from_search_item(
         scraped_at=scraped_at,
         bedrooms=_int(item.get("beds", info.get("bedrooms"))),
         bathrooms=_float(item.get("baths", info.get("bathrooms"))),
-        living_area_sqft=_int(item.get("area", info.get("livingArea"))),
+        living_area_sqft=_positive(item.get("area", info.get("livingArea"))),
         lot_sqft=_lot_sqft(info.get("lotAreaValue"), info.get("lotAreaUnit")),
-        year_built=_int(info.get("yearBuilt")),
+        year_built=_positive(info.get("yearBuilt")),
         latitude=_float(latlong.get("latitude", info.get("latitude"))),
         longitude=_float(latlong.get("longitude", info.get("longitude"))),
-        days_on_market=_int(info.get("daysOnZillow")),
+        days_on_market=_days(info.get("daysOnZillow")),
         listed_at=None,
         broker=_str(item.get("brokerName")),
         mls_id=None,
@@ -202,13 +276,14 @@ def _from_search_item(
         if "photoCount" in item
         else (len(photos) if isinstance(photos, list) else None),
     )
+    return listing, ""
 
 
 def _from_property(
     prop: Mapping[str, Any], base_url: str, source: str, scraped_at: datetime
 ) -> Listing | None:
     zpid = prop.get("zpid")
-    price = _int(prop.get("price"))
+    price = _positive(prop.get("price"))
     if not zpid or price is None or not prop.get("streetAddress") or not prop.get("zipcode"):
         return None
     attribution = prop.get("attributionInfo") or {}
@@ -227,13 +302,13 @@ def _from_property(
         scraped_at=scraped_at,
         bedrooms=_int(prop.get("bedrooms")),
         bathrooms=_float(prop.get("bathrooms")),
-        living_area_sqft=_int(prop.get("livingArea")),
+        living_area_sqft=_positive(prop.get("livingArea")),
         lot_sqft=_lot_sqft(prop.get("lotAreaValue", prop.get("lotSize")), prop.get("lotAreaUnit")),
-        year_built=_int(prop.get("yearBuilt")),
+        year_built=_positive(prop.get("yearBuilt")),
         latitude=_float(prop.get("latitude")),
         longitude=_float(prop.get("longitude")),
-        days_on_market=_int(prop.get("daysOnZillow")),
-        listed_at=_date(prop.get("datePostedString")),
+        days_on_market=_days(prop.get("daysOnZillow")),
+        listed_at=_date(prop.get("datePostedString") or prop.get("datePosted")),
         broker=_str(attribution.get("brokerName") or prop.get("brokerageName")),
         mls_id=_str(attribution.get("mlsId")),
         photo_count=_int(prop.get("photoCount")),
@@ -253,6 +328,18 @@ def _int(value: Any) -> int | None:
         except ValueError:
             return None
     return None
+
+
+def _positive(value: Any) -> int | None:
+    """A count or size that only means something above 0 (0 = not given on real pages)."""
+    number = _int(value)
+    return number if number is not None and number > 0 else None
+
+
+def _days(value: Any) -> int | None:
+    """Days on market; Zillow sends -1 (any negative) for unknown, which becomes null."""
+    number = _int(value)
+    return number if number is not None and number >= 0 else None
 
 
 def _float(value: Any) -> float | None:
@@ -282,7 +369,7 @@ def _price_text(value: Any) -> int | None:
 
 def _lot_sqft(value: Any, unit: Any) -> int | None:
     number = _float(value)
-    if number is None:
+    if number is None or number <= 0:
         return None
     if isinstance(unit, str) and unit.lower().startswith("acre"):
         number *= SQFT_PER_ACRE

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from resi.api.schemas import CommitItem
-from resi.s3.layout import miner_key, validator_key
+from resi.s3.layout import miner_key, validator_key, validator_prefix
 from tests.fixtures.api import ZIPCODES, ApiServer
 
 pytestmark = pytest.mark.anyio
@@ -87,7 +87,7 @@ async def test_validator_routes_and_consensus(api_server: ApiServer) -> None:
             got = await http.get(inputs.commits[0].download_url)
         assert got.content == data
         grant = await api.validator_upload_access(done.epoch_id)
-        assert grant.key_prefix == f"validators/{validator.ss58_address}/epoch={done.epoch_id}/"
+        assert grant.key_prefix == validator_prefix(validator.ss58_address, done.epoch_id)
         report = validator_key(validator.ss58_address, done.epoch_id, "validation_report.json")
         receipt = await api.post_result(done.epoch_id, "a" * 64, report)
         assert receipt.validator == validator.ss58_address

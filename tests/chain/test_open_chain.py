@@ -17,6 +17,7 @@ def test_devnet_settings_open_the_shared_file(tmp_path: Path) -> None:
     settings = load_settings(
         ValidatorSettings,
         {
+            "network": "devnet",  # only when asked: `validate` defaults to finney (issue 15)
             "devnet_chain_path": str(tmp_path / "chain.sqlite"),
             "block_time": "0.5",
             "weights_rate_limit": "3",

@@ -383,6 +383,10 @@ def test_every_child_shares_the_chain_file_and_fast_blocks(tmp_path: Path) -> No
     assert api.env["RESI_EPOCH_SECONDS"] == "30" and api.env["RESI_DB_URL"].startswith("sqlite:///")
     assert validator.env["RESI_WEIGHTS_INTERVAL"] == str(plan.weights_interval_blocks)
     assert "validate" in validator.argv and "mine" in miner.argv
+    # `mine`/`validate` default to finney: the devnet chain is asked for on the command line.
+    for spec in specs:
+        at = spec.argv.index("--subtensor.network")
+        assert spec.argv[at + 1] == "devnet"
     assert miner.env["RESI_API_HOTKEY"] == ids.api.hotkey  # signed for the API (receiver)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resi.errors import KeyLayoutError
@@ -31,7 +31,7 @@ HOSTILE = ["", "..", "../x", "a/b", "a=b", " ", "a b", "x\n", "\t", "/", "%2e%2e
 
 def test_miner_key_has_the_design_layout() -> None:
     key = miner_key(HK, EPOCH, "10001", SHA)
-    assert key == f"data/hotkey={HK}/epoch={EPOCH}/zipcode=10001/{SHA}.parquet"
+    assert key == f"data/hotkey={HK}/epoch={EPOCH}/10001-{SHA}.parquet"
     assert miner_prefix(HK, EPOCH) == f"data/hotkey={HK}/epoch={EPOCH}/"
     assert parse_miner_key(key) == MinerKey(HK, EPOCH, "10001", SHA)
     assert is_in_prefix(key, miner_prefix(HK, EPOCH))
@@ -39,11 +39,15 @@ def test_miner_key_has_the_design_layout() -> None:
 
 def test_validator_key_has_the_design_layout() -> None:
     key = validator_key(HK, EPOCH, "validation_report.json")
-    assert key == f"validators/{HK}/epoch={EPOCH}/validation_report.json"
+    assert key == f"validators/hotkey={HK}/epoch={EPOCH}/_reports/validation_report.json"
     assert parse_validator_key(key) == ValidatorKey(HK, EPOCH, "validation_report.json")
     assert is_in_prefix(key, validator_prefix(HK, EPOCH))
+    data = validator_key(HK, EPOCH, "validated_data.parquet")
+    assert data == f"validators/hotkey={HK}/epoch={EPOCH}/validated_data.parquet"
+    assert parse_validator_key(data) == ValidatorKey(HK, EPOCH, "validated_data.parquet")
 
 
+@settings(max_examples=100, deadline=None, database=None)
 @given(
     hotkey=st.text(alphabet=BASE58, min_size=46, max_size=48),
     zipcode=st.from_regex(r"\A[0-9]{5}\Z"),
@@ -96,12 +100,14 @@ def test_unknown_validator_file_is_rejected(bad: object) -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        f"data/hotkey={HK}/epoch={EPOCH}/zipcode=10001/{SHA}.csv",
-        f"data/hotkey={HK}/epoch={EPOCH}/zipcode=10001/x/{SHA}.parquet",
-        f"data/hotkey={HK}/epoch={EPOCH}/zipcode=../{SHA}.parquet",
-        f"data/hotkey=../epoch={EPOCH}/zipcode=10001/{SHA}.parquet",
-        f"/data/hotkey={HK}/epoch={EPOCH}/zipcode=10001/{SHA}.parquet",
-        f"validators/{HK}/epoch={EPOCH}/validation_report.json",
+        f"data/hotkey={HK}/epoch={EPOCH}/10001-{SHA}.csv",
+        f"data/hotkey={HK}/epoch={EPOCH}/x/10001-{SHA}.parquet",
+        f"data/hotkey={HK}/epoch={EPOCH}/..-{SHA}.parquet",
+        f"data/hotkey={HK}/epoch={EPOCH}/1000-1-{SHA}.parquet",
+        f"data/hotkey=../epoch={EPOCH}/10001-{SHA}.parquet",
+        f"/data/hotkey={HK}/epoch={EPOCH}/10001-{SHA}.parquet",
+        f"data/hotkey={HK}/epoch={EPOCH}/zipcode=10001/{SHA}.parquet",  # the old layout
+        f"validators/hotkey={HK}/epoch={EPOCH}/_reports/validation_report.json",
         "",
     ],
 )
@@ -113,10 +119,14 @@ def test_parse_miner_key_rejects_malformed_keys(key: str) -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        f"validators/{HK}/epoch={EPOCH}/other.json",
-        f"validators/{HK}/epoch={EPOCH}/x/validation_report.json",
-        f"validators/../epoch={EPOCH}/validation_report.json",
-        f"data/hotkey={HK}/epoch={EPOCH}/zipcode=10001/{SHA}.parquet",
+        f"validators/hotkey={HK}/epoch={EPOCH}/_reports/other.json",
+        f"validators/hotkey={HK}/epoch={EPOCH}/x/validation_report.json",
+        # Each output has exactly one place: reports under _reports/, Parquet beside it.
+        f"validators/hotkey={HK}/epoch={EPOCH}/validation_report.json",
+        f"validators/hotkey={HK}/epoch={EPOCH}/_reports/validated_data.parquet",
+        f"validators/{HK}/epoch={EPOCH}/_reports/validation_report.json",  # the old layout
+        f"validators/hotkey=../epoch={EPOCH}/_reports/validation_report.json",
+        f"data/hotkey={HK}/epoch={EPOCH}/10001-{SHA}.parquet",
     ],
 )
 def test_parse_validator_key_rejects_malformed_keys(key: str) -> None:
@@ -130,7 +140,7 @@ PREFIX = f"data/hotkey={HK}/epoch={EPOCH}/"
 @pytest.mark.parametrize(
     ("key", "prefix", "inside"),
     [
-        (PREFIX + "zipcode=10001/a.parquet", PREFIX, True),
+        (PREFIX + "10001-a.parquet", PREFIX, True),
         (PREFIX + "a", PREFIX, True),
         (PREFIX, PREFIX, False),  # the prefix itself is not an object inside it
         (PREFIX + "sub/", PREFIX, False),

@@ -73,6 +73,8 @@ def test_validate_without_wallet_exits_with_one_line(tmp_path: Path) -> None:
         [
             "validate",
             "--once",
+            "--subtensor.network",
+            "devnet",
             "--wallet",
             "nobody",
             "--wallet-path",

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from resi.epoch.models import ZipcodeInfo
 from resi.scrape.sim import pages
-from resi.scrape.sim.market import SimListing, SimMarketData
+from resi.scrape.sim.market import SimCard, SimListing, SimMarketData
 
 Clock = Callable[[], datetime]
 
@@ -181,17 +181,26 @@ async def _search(request: web.Request) -> web.Response:
         for item in config.snapshot(zipcode)
         if (lo is None or item.price >= lo) and (hi is None or item.price <= hi)
     ]
-    reachable = min(len(matching), config.result_cap)
+    extras = [
+        card
+        for card in config.data.extra_cards(zipcode)
+        if (lo is None or card.price >= lo) and (hi is None or card.price <= hi)
+    ]
+    # Like the real site: featured building cards first, and the result count includes every
+    # unit of a building (not one per card), so it exceeds the cards one can page through.
+    buildings = [c for c in extras if c.kind == "building"]
+    rest: list[SimListing | SimCard] = [*matching, *(c for c in extras if c.kind != "building")]
+    rest.sort(key=lambda c: c.card_id if isinstance(c, SimCard) else c.zpid)
+    cards: list[SimListing | SimCard] = [*buildings, *rest]
+    reachable = min(len(cards), config.result_cap)
     total_pages = max(1, math.ceil(reachable / config.page_size))
     start = (page - 1) * config.page_size
-    items = (
-        matching[start : min(start + config.page_size, reachable)] if page <= total_pages else []
-    )
+    items = cards[start : min(start + config.page_size, reachable)] if page <= total_pages else []
     html = pages.search_page(
         zipcode,
         items,
         page=page,
-        total=len(matching),
+        total=len(rest) + sum(c.units for c in buildings),
         total_pages=total_pages,
         per_page=config.page_size,
     )

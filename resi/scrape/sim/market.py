@@ -6,6 +6,13 @@ days) and then replaced by the next generation. So the active count stays at ``n
 individual listings are delisted (their detail page then shows SOLD / OFF_MARKET) and new ones
 appear. Prices drift along a slow sine (< 0.7% per day). PO-box and unique zipcodes have none.
 
+The quirks of the real site (tests/fixtures/real/zillow) show up at realistic rates: lots and
+land (~4%, no beds, baths, living area or year), listings whose days on market the site does
+not know (~5%, shown as ``-1``), listings that go PENDING for a few days to weeks before they
+are SOLD, and per zipcode a few search cards that are not listings (``extra_cards``): building
+cards standing for several units (~2% of the listing count) and new-construction community
+cards priced as a range such as ``"$0+"`` (~1%).
+
 Listing ids encode ``zipcode | slot | generation | check digits``, so a detail request can be
 answered without a database, and ids that never existed (bad check, future generation) 404.
 """
@@ -36,7 +43,16 @@ _BROKERS = (
     "Keller Williams Realty", "RE/MAX Results", "Coldwell Banker", "Compass",
     "Berkshire Hathaway HomeServices", "eXp Realty", "Redfin", "Century 21",
 )  # fmt: skip
-_TYPES = (("SINGLE_FAMILY", 0.6), ("CONDO", 0.2), ("TOWNHOUSE", 0.12), ("MULTI_FAMILY", 0.08))
+_TYPES = (
+    ("SINGLE_FAMILY", 0.57),
+    ("CONDO", 0.19),
+    ("TOWNHOUSE", 0.12),
+    ("MULTI_FAMILY", 0.08),
+    ("LOT", 0.04),
+)
+UNKNOWN_DAYS_RATE = 0.05
+BUILDING_CARD_RATE = 0.02
+RANGE_CARD_RATE = 0.01
 _PPSF = {"PREMIUM": (550, 1200), "STANDARD": (180, 420), "EMERGING": (90, 200)}
 
 
@@ -50,20 +66,37 @@ class SimListing:
     city: str
     state: str
     price: int
-    status: str  # FOR_SALE while active; SOLD / OFF_MARKET after delisting
+    status: str  # FOR_SALE while active; PENDING, then SOLD (or OFF_MARKET) after delisting
     home_type: str
-    bedrooms: int
-    bathrooms: float
-    living_area: int
+    bedrooms: int | None  # None for lots
+    bathrooms: float | None
+    living_area: int | None  # None for lots (the page shows 0, as the real site does)
     lot_sqft: int | None
-    year_built: int
+    year_built: int | None
     latitude: float
     longitude: float
     listed_at: datetime
-    days_on_market: int
+    days_on_market: int | None  # None when the site does not know (the page shows -1)
     broker: str
     mls_id: str
     photo_count: int
+
+
+@dataclass(frozen=True)
+class SimCard:
+    """A search card that is not one listing: a building (``units`` for sale inside it, priced
+    from ``price``) or a new-construction community priced as a range (``"$price+"``)."""
+
+    kind: str  # "building" or "community"
+    card_id: int
+    zipcode: str
+    street: str
+    city: str
+    state: str
+    price: int
+    units: int
+    latitude: float
+    longitude: float
 
 
 @dataclass(frozen=True)
@@ -72,11 +105,11 @@ class _Static:
 
     street: str
     home_type: str
-    bedrooms: int
-    bathrooms: float
-    living_area: int
+    bedrooms: int | None
+    bathrooms: float | None
+    living_area: int | None
     lot_sqft: int | None
-    year_built: int
+    year_built: int | None
     lat_offset: float
     lon_offset: float
     base_price: int
@@ -85,6 +118,8 @@ class _Static:
     mls_number: int
     photo_count: int
     gone_status: str
+    days_unknown: bool
+    pending_days: float
 
 
 class SimMarketData:
@@ -146,6 +181,34 @@ class SimMarketData:
         out.sort(key=lambda item: item.zpid)
         return out
 
+    def extra_cards(self, zipcode: str) -> list[SimCard]:
+        """The zipcode's building and price-range community cards (stable over time)."""
+        info, count, _ = self.slots(zipcode)
+        rng = self._rng("cards", zipcode)
+        out: list[SimCard] = []
+        kinds = ["building"] * round(count * BUILDING_CARD_RATE)
+        kinds += ["community"] * round(count * RANGE_CARD_RATE)
+        lo, hi = _PPSF.get(str(info.market_tier).upper(), _PPSF["STANDARD"])
+        for i, kind in enumerate(kinds):
+            price = int(round(rng.uniform(600, 1400) * rng.uniform(lo, hi), -3))
+            out.append(
+                SimCard(
+                    kind=kind,
+                    # Never a valid listing id (no check digits): a lookup of it finds nothing.
+                    card_id=int(f"9{zipcode}{i:04d}"),
+                    zipcode=zipcode,
+                    street=f"{rng.randint(1, 9999)} {rng.choice(_STREETS)} {rng.choice(_SUFFIXES)}",
+                    city=info.city,
+                    state=info.state,
+                    # Half of the communities show "$0+" (price not published yet).
+                    price=0 if kind == "community" and i % 2 else price,
+                    units=rng.randint(2, 24) if kind == "building" else 1,
+                    latitude=round(info.lat + rng.gauss(0, 0.015), 6),
+                    longitude=round(info.lon + rng.gauss(0, 0.015), 6),
+                )
+            )
+        return out
+
     # ------------------------------------------------------------------ single listing
 
     def find(self, zpid: int, now: datetime) -> SimListing | None:
@@ -186,6 +249,11 @@ class SimMarketData:
             2 * math.pi * at_days / DRIFT_PERIOD_DAYS + st.drift_phase
         )
         listed_at = ORIGIN + timedelta(days=start_days)
+        status = "FOR_SALE"
+        if gone:
+            # A sale goes under contract first: PENDING for a while, then SOLD.
+            pending = st.gone_status == "SOLD" and days - end_days < st.pending_days
+            status = "PENDING" if pending else st.gone_status
         return SimListing(
             zpid=self.zpid(zipcode, slot, generation),
             zipcode=zipcode,
@@ -193,7 +261,7 @@ class SimMarketData:
             city=info.city,
             state=info.state,
             price=int(round(st.base_price * drift, -2)),
-            status=st.gone_status if gone else "FOR_SALE",
+            status=status,
             home_type=st.home_type,
             bedrooms=st.bedrooms,
             bathrooms=st.bathrooms,
@@ -203,7 +271,7 @@ class SimMarketData:
             latitude=round(info.lat + st.lat_offset, 6),
             longitude=round(info.lon + st.lon_offset, 6),
             listed_at=listed_at.replace(microsecond=0),
-            days_on_market=max(0, int(at_days - start_days)),
+            days_on_market=None if st.days_unknown else max(0, int(at_days - start_days)),
             broker=st.broker,
             mls_id=f"{info.state}{st.mls_number}",
             photo_count=st.photo_count,
@@ -218,14 +286,18 @@ class SimMarketData:
         area = int(round(350 + beds * rng.uniform(380, 620), -1))
         lot = None if home_type == "CONDO" else int(area * rng.uniform(1.5, 8.0))
         lo, hi = _PPSF.get(str(info.market_tier).upper(), _PPSF["STANDARD"])
+        is_lot = home_type == "LOT"
+        street = f"{rng.randint(1, 9999)} {rng.choice(_STREETS)} {rng.choice(_SUFFIXES)}"
+        year = rng.randint(1900, 2024)
         return _Static(
-            street=f"{rng.randint(1, 9999)} {rng.choice(_STREETS)} {rng.choice(_SUFFIXES)}",
+            street=street,
             home_type=home_type,
-            bedrooms=beds,
-            bathrooms=baths,
-            living_area=area,
-            lot_sqft=lot,
-            year_built=rng.randint(1900, 2024),
+            # Lots and land: no rooms, no living area, no year; the land is larger.
+            bedrooms=None if is_lot else beds,
+            bathrooms=None if is_lot else baths,
+            living_area=None if is_lot else area,
+            lot_sqft=lot * 6 if is_lot and lot else lot,
+            year_built=None if is_lot else year,
             lat_offset=rng.gauss(0, 0.015),
             lon_offset=rng.gauss(0, 0.015),
             base_price=int(round(area * rng.uniform(lo, hi), -3)),
@@ -234,6 +306,9 @@ class SimMarketData:
             mls_number=rng.randint(10_000_000, 99_999_999),
             photo_count=rng.randint(4, 45),
             gone_status="SOLD" if rng.random() < 0.7 else "OFF_MARKET",
+            # Drawn last, so every attribute above keeps the value it had before these quirks.
+            days_unknown=rng.random() < UNKNOWN_DAYS_RATE,
+            pending_days=rng.uniform(3.0, 45.0),
         )
 
     def _rng(self, *parts: object) -> random.Random:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from resi.scrape.sim.market import SimListing
+from resi.scrape.sim.market import SimCard, SimListing
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
@@ -59,7 +59,8 @@ def search_item(item: SimListing) -> dict[str, Any]:
         "addressZipcode": item.zipcode,
         "beds": item.bedrooms,
         "baths": item.bathrooms,
-        "area": item.living_area,
+        # The real site's placeholders: 0 for "no living area" (lots), -1 for unknown days.
+        "area": item.living_area or 0,
         "latLong": {"latitude": item.latitude, "longitude": item.longitude},
         "brokerName": item.broker,
         "photoCount": item.photo_count,
@@ -80,10 +81,10 @@ def search_item(item: SimListing) -> dict[str, Any]:
                 "price": item.price,
                 "bathrooms": item.bathrooms,
                 "bedrooms": item.bedrooms,
-                "livingArea": item.living_area,
+                "livingArea": item.living_area or 0,
                 "homeType": item.home_type,
                 "homeStatus": item.status,
-                "daysOnZillow": item.days_on_market,
+                "daysOnZillow": _days(item),
                 "yearBuilt": item.year_built,
                 "lotAreaValue": item.lot_sqft,
                 "lotAreaUnit": "sqft" if item.lot_sqft is not None else None,
@@ -92,9 +93,61 @@ def search_item(item: SimListing) -> dict[str, Any]:
     }
 
 
+def _days(item: SimListing) -> int:
+    return -1 if item.days_on_market is None else item.days_on_market
+
+
+def extra_item(card: SimCard) -> dict[str, Any]:
+    """A ``listResults`` entry that is not one listing, in the real site's shapes."""
+    place = {
+        "addressStreet": card.street,
+        "addressCity": card.city,
+        "addressState": card.state,
+        "addressZipcode": card.zipcode,
+        "address": f"{card.street}, {card.city}, {card.state} {card.zipcode}",
+    }
+    if card.kind == "building":
+        ll = f"{card.latitude:g}--{card.longitude:g}"
+        return {
+            "zpid": ll,
+            "id": ll,
+            "detailUrl": f"/b/building/{card.latitude:g},{card.longitude:g}_ll/",
+            "statusType": "FOR_SALE",
+            "statusText": f"{card.street} condominiums",
+            **place,
+            "units": [{"price": f"${card.price:,}+", "beds": "1", "roomForRent": False}],
+            "latLong": {"latitude": card.latitude, "longitude": card.longitude},
+            "buildingName": f"{card.street} condominiums",
+            "isBuilding": True,
+            "availabilityCount": card.units,
+        }
+    return {
+        "zpid": str(card.card_id),
+        "id": str(card.card_id),
+        "detailUrl": f"/community/{card.city.lower().replace(' ', '-')}/{card.card_id}_zpid/",
+        "statusType": "FOR_SALE",
+        "statusText": "New construction",
+        "price": f"${card.price:,}+",
+        "unformattedPrice": card.price,
+        **place,
+        "latLong": {"latitude": card.latitude, "longitude": card.longitude},
+        "hdpData": {
+            "homeInfo": {
+                "zpid": card.card_id,
+                "zipcode": card.zipcode,
+                "price": card.price,
+                "homeType": "SINGLE_FAMILY",
+                "homeStatus": "FOR_SALE",
+                "daysOnZillow": -1,
+                "listing_sub_type": {"is_newHome": True},
+            }
+        },
+    }
+
+
 def search_page(
     zipcode: str,
-    items: Sequence[SimListing],
+    items: Sequence[SimListing | SimCard],
     *,
     page: int,
     total: int,
@@ -109,7 +162,12 @@ def search_page(
                     "currentPage": page,
                     "queryState": {"usersSearchTerm": zipcode},
                     "cat1": {
-                        "searchResults": {"listResults": [search_item(i) for i in items]},
+                        "searchResults": {
+                            "listResults": [
+                                extra_item(i) if isinstance(i, SimCard) else search_item(i)
+                                for i in items
+                            ]
+                        },
                         "searchList": {
                             "totalResultCount": total,
                             "totalPages": total_pages,
@@ -138,13 +196,13 @@ def detail_page(item: SimListing) -> str:
         "homeType": item.home_type,
         "bedrooms": item.bedrooms,
         "bathrooms": item.bathrooms,
-        "livingArea": item.living_area,
+        "livingArea": item.living_area or 0,
         "lotAreaValue": item.lot_sqft,
         "lotAreaUnit": "sqft" if item.lot_sqft is not None else None,
         "yearBuilt": item.year_built,
         "latitude": item.latitude,
         "longitude": item.longitude,
-        "daysOnZillow": item.days_on_market,
+        "daysOnZillow": _days(item),
         "datePostedString": item.listed_at.date().isoformat(),
         "photoCount": item.photo_count,
         "attributionInfo": {"brokerName": item.broker, "mlsId": item.mls_id},
