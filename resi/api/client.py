@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +38,7 @@ from resi.api.schemas import (
     UploadGrant,
     ValidatorResult,
     ValidatorResultReceipt,
+    ZipcodeCount,
     ValidatorUploadRequest,
 )
 from resi.errors import ApiError, ApiUnavailable
@@ -175,11 +176,19 @@ class ApiClient:
         return await self._call("POST", VALIDATOR_UPLOAD, UploadGrant, body=body, retry=True)
 
     async def post_result(
-        self, epoch_id: str, consensus_hash: str, report_key: str
+        self,
+        epoch_id: str,
+        consensus_hash: str,
+        report_key: str,
+        zipcode_counts: Sequence[ZipcodeCount] = (),
     ) -> ValidatorResultReceipt:
-        """Publish this validator's consensus hash and report key for an epoch."""
+        """Publish this validator's consensus hash, report key and (for calibration) its
+        validated count per zipcode for an epoch."""
         body = ValidatorResult(
-            epoch_id=epoch_id, consensus_hash=consensus_hash, report_key=report_key
+            epoch_id=epoch_id,
+            consensus_hash=consensus_hash,
+            report_key=report_key,
+            zipcode_counts=list(zipcode_counts),
         )
         return await self._call(
             "POST", VALIDATOR_RESULTS, ValidatorResultReceipt, body=body, retry=False

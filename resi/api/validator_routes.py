@@ -119,9 +119,16 @@ async def post_result(request: web.Request) -> web.Response:
     _require_completed(state, epoch)
     if not is_in_prefix(body.report_key, validator_prefix(hotkey, epoch.epoch_id)):
         raise ApiError(403, "FOREIGN_PREFIX", "report key must be inside the caller's own prefix")
+    reports = await _zipcode_reports(state, epoch.epoch_id, body)
     await state.store.record_validator_result(
         epoch.epoch_id, hotkey, body.consensus_hash, body.report_key, received_at
     )
+    if reports:
+        # Stake at report time, from the cached metagraph the auth gate already checked.
+        stake = float(request[CALLER_KEY].stake)
+        await state.store.record_zipcode_reports(
+            epoch.epoch_id, hotkey, stake, reports, received_at
+        )
     receipt = ValidatorResultReceipt(
         epoch_id=epoch.epoch_id,
         validator=hotkey,
@@ -129,3 +136,23 @@ async def post_result(request: web.Request) -> web.Response:
         received_at=received_at,
     )
     return json_model(receipt)
+
+
+async def _zipcode_reports(
+    state: ApiState, epoch_id: str, body: ValidatorResult
+) -> list[tuple[str, int, bool]]:
+    """The result's per-zipcode counts as store rows; raises 422 ``INVALID_ZIPCODE_COUNTS`` if
+    a zipcode is not one of the epoch's or appears twice (nothing is recorded then)."""
+    if not body.zipcode_counts:
+        return []
+    assigned = {a.zipcode for a in await epochs.assignments(state, epoch_id)}
+    seen: set[str] = set()
+    for item in body.zipcode_counts:
+        if item.zipcode not in assigned or item.zipcode in seen:
+            raise ApiError(
+                422,
+                "INVALID_ZIPCODE_COUNTS",
+                f"zipcode {item.zipcode} is not assigned in the epoch, or is reported twice",
+            )
+        seen.add(item.zipcode)
+    return [(c.zipcode, c.validated_count, c.honeypot_contradicted) for c in body.zipcode_counts]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,14 +28,22 @@ def import_(
 ) -> None:
     """Replace the stored catalog with the built-in one updated from PATH (all or nothing)."""
     # The catalog and the store drivers are heavy: imported when the command runs.
-    from resi.epoch.catalog import builtin_catalog, parse_plain_csv, parse_realtor_csv
+    from resi.epoch.catalog import (
+        builtin_catalog,
+        inventory_beliefs,
+        parse_plain_csv,
+        parse_realtor_csv,
+    )
     from resi.epoch.store import open_store
 
     async def run() -> None:
         base = await anyio.to_thread.run_sync(builtin_catalog)
         skipped = 0
+        empty: set[str] = set()
         if fmt == "realtor":
             rows, skipped = await anyio.to_thread.run_sync(parse_realtor_csv, path, base)
+            # Zero inventory → believed empty (honeypot material), served count kept: issue 14.
+            empty, rows = inventory_beliefs(base, rows)
         elif fmt == "plain":
             rows = await anyio.to_thread.run_sync(parse_plain_csv, path, base)
         else:
@@ -42,6 +51,7 @@ def import_(
         store = await open_store(db)
         try:
             n = await store.replace_catalog(rows)
+            await store.record_empty_beliefs(empty, f"realtor:{path.name}", datetime.now(UTC))
         finally:
             await store.close()
         console.print(f"stored {n} zipcodes ({skipped} unknown zipcodes skipped)")

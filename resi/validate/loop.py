@@ -38,6 +38,7 @@ from resi.score.models import (
 from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
+from resi.validate.calibration import zipcode_counts
 from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
 from resi.validate.inputs import assignments_of, commits_of, read_outcome
 from resi.validate.lookups import fetch_lookups
@@ -344,7 +345,12 @@ class Validator:
             self._progress(epoch_id, "upload", i, len(names))
         report_key = validator_key(self.hotkey, epoch_id, REPORT_NAME)
         try:
-            await self.client.post_result(epoch_id, result.consensus_hash, report_key)
+            await self.client.post_result(
+                epoch_id,
+                result.consensus_hash,
+                report_key,
+                zipcode_counts(record.assignments, result),  # calibration (issue 14)
+            )
         except ApiError as exc:
             if exc.status != 409:  # 409: already posted before a crash
                 raise
