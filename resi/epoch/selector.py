@@ -8,17 +8,19 @@ repaired by swaps when the fill runs dry, over a few seeded restarts.
 Honeypots (zipcodes believed to hold no listings) must be indistinguishable from real picks by
 anything public (DESIGN §5, docs/honeypots.md). So they are STANDARD zipcodes from the same
 selectable range, each shows its own catalog expected count (exactly what it would show as a real
-pick), each is matched to a real pick of the same epoch by tier, region and expected count, no
-honeypot zipcode is used more often than a real one, and every pick's position is shuffled.
+pick), the active pool mirrors the real candidates' tiers, regions and counts (``active_pool``),
+no honeypot zipcode is used more often than a real one, and every pick's position is shuffled.
 PO BOX / UNIQUE zipcodes are never honeypots: public data names them.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import math
 import random
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -254,12 +256,54 @@ def honeypot_budget(
     return min(wanted, pool, whole + (1 if u < fair - whole else 0))
 
 
-def _distance(a: ZipcodeInfo, b: ZipcodeInfo) -> float:
-    """How unlike two zipcodes look: tier and region mismatches, then log expected count."""
-    tier = 0.0 if str(a.market_tier) == str(b.market_tier) else 4.0
-    region = 0.0 if a.region == b.region else 2.0
-    spread = abs(math.log(max(a.expected_listings, 1)) - math.log(max(b.expected_listings, 1)))
-    return tier + region + spread
+# Strata of the honeypot pool: market tier × census region × expected-count band (the real
+# candidates' terciles). The active pool keeps, per stratum, the same share of the real
+# candidates, so honeypots follow the real picks' distribution while each is used uniformly.
+_ACTIVE_QUANTILE = 0.25
+_BANDS = 3
+
+
+def _stratum(z: ZipcodeInfo, cuts: Sequence[int]) -> tuple[str, str, int]:
+    return str(z.market_tier), z.region, bisect.bisect_right(cuts, z.expected_listings)
+
+
+def active_pool(
+    real_pool: Sequence[ZipcodeInfo], pool: Sequence[ZipcodeInfo]
+) -> list[ZipcodeInfo]:
+    """The part of the believed-empty ``pool`` that honeypots are drawn from, uniformly.
+
+    Believed-empty zipcodes are not spread like real candidates (rural tiers are emptier, for
+    one), and drawing honeypots from them as they are would show in tier, region or count; nor
+    may a few look-alike zipcodes be reused (a miner counts how often a zipcode comes up). So
+    per stratum keep ``ρ`` × (real candidates in it) zipcodes, ``ρ`` the candidate-weighted
+    lower-quartile ratio of pool to candidates over the strata (the smallest positive ratio when
+    that is 0); a stratum with fewer keeps all, one without real candidates none. Which zipcodes are kept is a stable hash order, so the
+    active pool barely changes between epochs. Returns the kept zipcodes, sorted.
+    """
+    if not real_pool or not pool:
+        return []
+    values = sorted(z.expected_listings for z in real_pool)
+    cuts = [values[len(values) * k // _BANDS] for k in range(1, _BANDS)]
+    real: Counter[tuple[str, str, int]] = Counter(_stratum(z, cuts) for z in real_pool)
+    empty: dict[tuple[str, str, int], list[ZipcodeInfo]] = {}
+    for z in pool:
+        empty.setdefault(_stratum(z, cuts), []).append(z)
+    ratios = sorted((len(empty.get(s, ())) / n, n) for s, n in real.items())
+    reach, total, rho = 0, sum(real.values()), 0.0
+    for ratio, n in ratios:
+        reach += n
+        if reach >= _ACTIVE_QUANTILE * total:
+            rho = ratio
+            break
+    if rho == 0:
+        # A sparse pool (early on, few zipcodes validated empty): use what there is, at the
+        # thinnest non-empty stratum's ratio, rather than no honeypots at all.
+        rho = min((r for r, _ in ratios if r > 0), default=0.0)
+    kept: list[ZipcodeInfo] = []
+    for s, zs in empty.items():
+        keep = min(len(zs), round(rho * real.get(s, 0)))
+        kept += sorted(zs, key=lambda z: hashlib.sha256(z.zipcode.encode()).digest())[:keep]
+    return sorted(kept, key=lambda z: z.zipcode)
 
 
 def _honeypots(
@@ -268,36 +312,24 @@ def _honeypots(
     real_pool: Sequence[ZipcodeInfo],
     pool: Sequence[ZipcodeInfo],
 ) -> list[Pick]:
-    """Honeypot picks, each the pool zipcode that looks most like a randomly drawn real candidate.
-
-    The template is drawn uniformly from the real candidates, as the real fill draws, so the
-    honeypots' tiers, regions and expected counts follow the real picks' distribution as
-    closely as the pool allows; the shown count is the honeypot's own catalog value, as it would
-    be for a real pick.
-    """
+    """Honeypot picks: a uniform draw from the ``active_pool``, each showing its own catalog
+    count (exactly what it would show as a real pick)."""
     if not real_pool:
         return []
+    active = active_pool(real_pool, pool)
     mean = sum(z.expected_listings for z in real_pool) / len(real_pool)
     real = max(1, round(params.target / mean))  # real picks expected in an epoch
     wanted = honeypot_count(real, params.honeypot_share)
     budget = honeypot_budget(
-        wanted, real, len(pool), len(real_pool), rng.random(), params.honeypot_max_reuse
+        wanted, real, len(active), len(real_pool), rng.random(), params.honeypot_max_reuse
     )
     if budget < wanted:
         # Expected whenever the pool is small against the candidates: not an operator problem.
         log.info(
-            "placing %d honeypots, wanted %d (%d believed-empty zipcodes selectable)",
+            "placing %d honeypots, wanted %d (%d of %d believed-empty zipcodes active)",
             budget,
             wanted,
+            len(active),
             len(pool),
         )
-    left = list(pool)
-    out: list[Pick] = []
-    for _ in range(budget):
-        template = rng.choice(real_pool)
-        # Seeded tie-break: equally close zipcodes are chosen at random, not by zipcode order.
-        keyed = [(_distance(z, template), rng.random(), z) for z in left]
-        _, _, best = min(keyed, key=lambda t: (t[0], t[1]))
-        left.remove(best)
-        out.append(Pick(best, best.expected_listings, True))
-    return out
+    return [Pick(z, z.expected_listings, True) for z in rng.sample(active, budget)]
