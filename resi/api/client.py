@@ -38,8 +38,8 @@ from resi.api.schemas import (
     UploadGrant,
     ValidatorResult,
     ValidatorResultReceipt,
-    ZipcodeCount,
     ValidatorUploadRequest,
+    ZipcodeCount,
 )
 from resi.errors import ApiError, ApiUnavailable
 

@@ -73,9 +73,7 @@ def fold(reports: Sequence[ZipcodeReport]) -> dict[str, ZipcodeConsensus]:
         by_zip[zipcode].append(r)
     out = {}
     for zipcode, rs in sorted(by_zip.items()):
-        count = weighted_median(
-            (min(MAX_REPORTED_COUNT, max(0, r.count)), r.stake) for r in rs
-        )
+        count = weighted_median((min(MAX_REPORTED_COUNT, max(0, r.count)), r.stake) for r in rs)
         flagged = weighted_median((int(r.contradicted), r.stake) for r in rs)
         # A contradicted honeypot had verified listings: never let it read as empty.
         if flagged and count == 0:

@@ -224,8 +224,7 @@ def select_zipcodes(
     in_band = low <= achieved + shown <= high
     if not in_band:
         log.warning(
-            "selection reached %d listings (%d shown), outside the band [%d, %d] "
-            "(%d candidates)",
+            "selection reached %d listings (%d shown), outside the band [%d, %d] (%d candidates)",
             achieved,
             achieved + shown,
             low,
@@ -267,9 +266,7 @@ def _stratum(z: ZipcodeInfo, cuts: Sequence[int]) -> tuple[str, str, int]:
     return str(z.market_tier), z.region, bisect.bisect_right(cuts, z.expected_listings)
 
 
-def active_pool(
-    real_pool: Sequence[ZipcodeInfo], pool: Sequence[ZipcodeInfo]
-) -> list[ZipcodeInfo]:
+def active_pool(real_pool: Sequence[ZipcodeInfo], pool: Sequence[ZipcodeInfo]) -> list[ZipcodeInfo]:
     """The part of the believed-empty ``pool`` that honeypots are drawn from, uniformly.
 
     Believed-empty zipcodes are not spread like real candidates (rural tiers are emptier, for
@@ -277,8 +274,9 @@ def active_pool(
     may a few look-alike zipcodes be reused (a miner counts how often a zipcode comes up). So
     per stratum keep ``ρ`` × (real candidates in it) zipcodes, ``ρ`` the candidate-weighted
     lower-quartile ratio of pool to candidates over the strata (the smallest positive ratio when
-    that is 0); a stratum with fewer keeps all, one without real candidates none. Which zipcodes are kept is a stable hash order, so the
-    active pool barely changes between epochs. Returns the kept zipcodes, sorted.
+    that is 0); a stratum with fewer keeps all, one without real candidates none. Which zipcodes
+    are kept is a stable hash order, so the active pool barely changes between epochs. Returns
+    the kept zipcodes, sorted.
     """
     if not real_pool or not pool:
         return []

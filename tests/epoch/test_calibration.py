@@ -60,6 +60,7 @@ def test_inventory_import_beliefs_keep_the_served_count(real_catalog: list[Zipco
     assert by_zip[a.zipcode].expected_listings == a.expected_listings
     assert by_zip[b.zipcode].expected_listings == 42
 
+
 def test_weighted_median_is_the_stake_median() -> None:
     assert weighted_median([(10, 1.0), (20, 1.0), (30, 1.0)]) == 20
     assert weighted_median([(10, 3.0), (1000, 1.0)]) == 10

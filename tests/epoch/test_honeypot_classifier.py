@@ -173,7 +173,10 @@ def _bisect(sorted_values: Sequence[float], x: float) -> tuple[int, int]:
 def _standardiser(train: Sequence[Row]) -> Callable[[Row], list[float]]:
     cols = list(zip(*(r.numeric() for r in train), strict=True))
     means = [sum(c) / len(c) for c in cols]
-    sds = [math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) or 1.0 for c, m in zip(cols, means)]
+    sds = [
+        math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) or 1.0
+        for c, m in zip(cols, means, strict=True)
+    ]
     return lambda r: [(v - m) / s for v, m, s in zip(r.numeric(), means, sds, strict=True)]
 
 
@@ -259,7 +262,9 @@ def nearest_neighbours(train: Sequence[Row], k: int = 25) -> Callable[[Row], flo
 
     def score(r: Row) -> float:
         q = scale(r)
-        near = sorted(points, key=lambda p: sum((a - b) ** 2 for a, b in zip(p[0], q)))[:k]
+        near = sorted(
+            points, key=lambda p: sum((a - b) ** 2 for a, b in zip(p[0], q, strict=True))
+        )[:k]
         return sum(hp for _, hp in near) / k
 
     return score
@@ -293,9 +298,7 @@ def _aucs(rows: Sequence[Row]) -> tuple[dict[str, float], float]:
 @pytest.fixture(scope="module")
 def simulated(prepared: PreparedCatalog) -> tuple[list[Row], list[list[tuple]], dict, Counter]:
     shipped = dict(prepared.by_zip)
-    county_sizes: Counter[tuple[str, str]] = Counter(
-        (z.state, z.county) for z in prepared.standard
-    )
+    county_sizes: Counter[tuple[str, str]] = Counter((z.state, z.county) for z in prepared.standard)
     epochs = _simulate(prepared, _believed_empty(prepared))
     return _rows(epochs, shipped, county_sizes), epochs, shipped, county_sizes
 
@@ -339,4 +342,3 @@ def test_auc_is_the_rank_statistic() -> None:
     assert auc([0.1, 0.9], [False, True]) == 1.0
     assert auc([0.9, 0.1], [False, True]) == 0.0
     assert auc([0.5, 0.5], [False, True]) == 0.5
-

@@ -168,14 +168,18 @@ class Store(Protocol):
     async def zipcode_reports(self, epoch_id: str) -> list[ZipcodeReport]:
         """Every validator's reports for the epoch, by zipcode then validator."""
 
-    async def fold_calibration(self, epoch_id: str, counts: Mapping[str, int], at: datetime) -> bool:
+    async def fold_calibration(
+        self, epoch_id: str, counts: Mapping[str, int], at: datetime
+    ) -> bool:
         """Record the epoch's consensus counts into the validated history, once: True if this
         call folded it, False if the epoch was already folded (by this or another replica)."""
 
     async def folded_epochs(self) -> set[str]:
         """Epoch ids whose reports have been folded."""
 
-    async def record_empty_beliefs(self, zipcodes: Collection[str], source: str, at: datetime) -> int:
+    async def record_empty_beliefs(
+        self, zipcodes: Collection[str], source: str, at: datetime
+    ) -> int:
         """Remember zipcodes believed empty from ``source`` (e.g. an inventory import); returns
         how many were recorded."""
 
