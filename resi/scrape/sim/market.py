@@ -98,9 +98,16 @@ class _Static:
 class SimMarketData:
     """Listings of every zipcode for one seed; ``catalog`` gives counts, places and tiers."""
 
-    def __init__(self, catalog: Mapping[str, ZipcodeInfo], seed: int) -> None:
+    def __init__(
+        self,
+        catalog: Mapping[str, ZipcodeInfo],
+        seed: int,
+        empty_rate: float = EMPTY_STANDARD_RATE,
+    ) -> None:
+        """``empty_rate``: share of STANDARD zipcodes with nothing for sale (0 = none)."""
         self.catalog = catalog
         self.seed = seed
+        self.empty_rate = empty_rate
         self._static = lru_cache(maxsize=200_000)(self._make_static)
         self._zip_cache: dict[str, tuple[ZipcodeInfo, int, list[tuple[float, float]]]] = {}
 
@@ -148,9 +155,9 @@ class SimMarketData:
         return result
 
     def is_empty(self, zipcode: str) -> bool:
-        """True for the deterministic ``EMPTY_STANDARD_RATE`` share of zipcodes with no homes for
+        """True for the deterministic ``empty_rate`` share of zipcodes with no homes for
         sale (a function of seed and zipcode only; PO-box/unique zipcodes are empty anyway)."""
-        return self._rng("empty", zipcode).random() < EMPTY_STANDARD_RATE
+        return self._rng("empty", zipcode).random() < self.empty_rate
 
     def inventory_count(self, zipcode: str) -> int:
         """Active listings of ``zipcode`` (the slot count, without building the slots)."""
