@@ -141,3 +141,33 @@ def test_replay_epoch_reproduces_the_consensus_hash(devnet: dict[str, Any]) -> N
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert expected in proc.stdout
+
+
+def test_honeypots_are_believed_empty_standard_zipcodes_and_counts_are_posted(
+    devnet: dict[str, Any],
+) -> None:
+    """Issue 14: devnet honeypots come from the market's inventory export (STANDARD zipcodes
+    with nothing for sale), and validators post their per-zipcode counts with each result."""
+    import sqlite3
+
+    from resi.epoch.catalog import builtin_catalog
+
+    keep: Path = devnet["keep"]
+    db = sqlite3.connect(keep / "api.sqlite")
+    try:
+        beliefs = {z for (z,) in db.execute("SELECT zipcode FROM empty_beliefs")}
+        honeypots = {z for (z,) in db.execute("SELECT zipcode FROM assignments WHERE honeypot")}
+        reports = db.execute(
+            "SELECT epoch_id, validator_hotkey, zipcode, validated_count, stake "
+            "FROM zipcode_reports"
+        ).fetchall()
+    finally:
+        db.close()
+    types = {z.zipcode: z.zip_type for z in builtin_catalog()}
+    assert (keep / "sim_inventory.csv").exists() and beliefs
+    assert honeypots and honeypots <= beliefs
+    assert {types[z] for z in honeypots} == {"STANDARD"}
+    mined = {e["epoch_id"] for e in devnet["epochs"]}
+    assert {r[0] for r in reports} == mined  # every validated epoch's counts were posted
+    assert len({r[1] for r in reports}) == 2 and all(r[4] > 0 for r in reports)
+    assert any(r[3] > 0 for r in reports)
