@@ -124,6 +124,25 @@ class EpochSettings(_Section):
     state_allowlist: tuple[str, ...] = Field(
         (), description="Only select zipcodes in these states (empty means all states)."
     )
+    calibration_max_step: float = Field(
+        0.5,
+        gt=0,
+        le=4,
+        description="Calibration: one epoch's consensus moves a zipcode's expected count by at "
+        "most this fraction of it.",
+    )
+    honeypot_max_reuse: float = Field(
+        1.0,
+        gt=0,
+        description="Honeypots per epoch are capped so a honeypot zipcode is picked at most this "
+        "many times as often as a real one (more would make frequent zipcodes suspect).",
+    )
+    honeypot_min_empty_epochs: int = Field(
+        2,
+        ge=1,
+        description="Honeypot candidates: zipcodes whose consensus count was 0 in at least this "
+        "many consecutive validated epochs.",
+    )
     catalog_path: Path | None = Field(
         None,
         description="CSV of expected listings per zipcode; unset means the built-in catalog.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,6 +42,7 @@ from resi.api.schemas import (
     ValidatorResult,
     ValidatorResultReceipt,
     ValidatorUploadRequest,
+    ZipcodeCount,
 )
 from resi.errors import ApiError, ApiUnavailable
 
@@ -190,13 +191,16 @@ class ApiClient:
         consensus_hash: str,
         report_key: str,
         summary: ResultSummary | None = None,
+        zipcode_counts: Sequence[ZipcodeCount] = (),
     ) -> ValidatorResultReceipt:
-        """Publish this validator's consensus hash, report key and (optional) report summary."""
+        """Publish this validator's consensus hash, report key, (optional) report summary and
+        (for calibration) its validated count per zipcode for an epoch."""
         body = ValidatorResult(
             epoch_id=epoch_id,
             consensus_hash=consensus_hash,
             report_key=report_key,
             summary=summary,
+            zipcode_counts=list(zipcode_counts),
         )
         return await self._call(
             "POST", VALIDATOR_RESULTS, ValidatorResultReceipt, body=body, retry=False

@@ -189,6 +189,14 @@ class ResultSummary(_Request):
     scores: dict[str, ScoreDecimal] = Field(default_factory=dict)
     zipcodes: dict[str, ZipcodeSummary] = Field(default_factory=dict)
     miners: dict[str, list[MinerZipcodeSummary]] = Field(default_factory=dict)
+class ZipcodeCount(_Request):
+    """A validator's validated listing count for one zipcode of the epoch (calibration)."""
+
+    zipcode: str = Field(pattern=ZIPCODE)
+    validated_count: int = Field(ge=0, le=10_000_000)
+    honeypot_contradicted: bool = Field(
+        False, description="A honeypot whose sampled listings really exist there."
+    )
 
 
 class ValidatorResult(_Request):
@@ -198,6 +206,8 @@ class ValidatorResult(_Request):
     consensus_hash: str = Field(pattern=HEX64)
     report_key: str = Field(min_length=1, max_length=512)
     summary: ResultSummary | None = None
+    # Additive (issue 14): the counts feed the API's stake-weighted calibration consensus.
+    zipcode_counts: list[ZipcodeCount] = Field(default_factory=list, max_length=5_000)
 
 
 class ValidatorResultReceipt(_Response):

@@ -121,13 +121,21 @@ async def post_result(request: web.Request) -> web.Response:
     _require_completed(state, epoch)
     if not is_in_prefix(body.report_key, validator_prefix(hotkey, epoch.epoch_id)):
         raise ApiError(403, "FOREIGN_PREFIX", "report key must be inside the caller's own prefix")
+    # Both checks refuse before anything is recorded.
     summary_json = None if body.summary is None else check_summary(state, epoch, body)
+    reports = await _zipcode_reports(state, epoch.epoch_id, body)
     await state.store.record_validator_result(
         epoch.epoch_id, hotkey, body.consensus_hash, body.report_key, received_at
     )
     if summary_json is not None:
         await state.store.record_result_summary(
             epoch.epoch_id, hotkey, body.consensus_hash, summary_json, received_at
+        )
+    if reports:
+        # Stake at report time, from the cached metagraph the auth gate already checked.
+        stake = float(request[CALLER_KEY].stake)
+        await state.store.record_zipcode_reports(
+            epoch.epoch_id, hotkey, stake, reports, received_at
         )
     receipt = ValidatorResultReceipt(
         epoch_id=epoch.epoch_id,
@@ -160,3 +168,21 @@ def check_summary(state: ApiState, epoch: Epoch, body: ValidatorResult) -> str:
             422, "SUMMARY_MISMATCH", "summary scores and winners do not give the posted hash"
         )
     return text
+async def _zipcode_reports(
+    state: ApiState, epoch_id: str, body: ValidatorResult
+) -> list[tuple[str, int, bool]]:
+    """The result's per-zipcode counts as store rows; raises 422 ``INVALID_ZIPCODE_COUNTS`` if
+    a zipcode is not one of the epoch's or appears twice (nothing is recorded then)."""
+    if not body.zipcode_counts:
+        return []
+    assigned = {a.zipcode for a in await epochs.assignments(state, epoch_id)}
+    seen: set[str] = set()
+    for item in body.zipcode_counts:
+        if item.zipcode not in assigned or item.zipcode in seen:
+            raise ApiError(
+                422,
+                "INVALID_ZIPCODE_COUNTS",
+                f"zipcode {item.zipcode} is not assigned in the epoch, or is reported twice",
+            )
+        seen.add(item.zipcode)
+    return [(c.zipcode, c.validated_count, c.honeypot_contradicted) for c in body.zipcode_counts]

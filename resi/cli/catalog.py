@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,17 +38,24 @@ def import_(
     fails the import (nothing stored). Plain CSVs are all or nothing.
     """
     # The catalog and the store drivers are heavy: imported when the command runs.
-    from resi.epoch.catalog import builtin_catalog, import_realtor_csv, parse_plain_csv
+    from resi.epoch.catalog import (
+        builtin_catalog,
+        import_realtor_csv,
+        inventory_beliefs,
+        parse_plain_csv,
+    )
     from resi.epoch.store import open_store
 
     async def run() -> None:
         base = await anyio.to_thread.run_sync(builtin_catalog)
         note = ""
+        empty: set[str] = set()
         if fmt == "realtor":
             result = await anyio.to_thread.run_sync(
                 lambda: import_realtor_csv(path, base, strict=strict)
             )
-            rows = result.catalog
+            # Zero inventory → believed empty (honeypot material), served count kept: issue 14.
+            empty, rows = inventory_beliefs(base, result.catalog)
             for bad in result.bad_rows:
                 err_console.print(f"line {bad.line}: {bad.problem} (skipped)", highlight=False)
             zero = sum(1 for r in result.applied.values() if r.active_listing_count == 0)
@@ -63,6 +71,7 @@ def import_(
         store = await open_store(db)
         try:
             n = await store.replace_catalog(rows)
+            await store.record_empty_beliefs(empty, f"realtor:{path.name}", datetime.now(UTC))
         finally:
             await store.close()
         console.print(f"stored {n} zipcodes{note}", highlight=False)

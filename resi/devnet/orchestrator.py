@@ -22,6 +22,7 @@ import httpx
 
 from resi.api.schemas import Stats
 from resi.devnet import commands
+from resi.devnet.beliefs import seed_beliefs
 from resi.devnet.collect import collect_result, weights_settled
 from resi.devnet.identities import Identities, create_identities
 from resi.devnet.plan import HONEST, DevnetPlan
@@ -122,6 +123,11 @@ async def _run(
         s3_secret_key=s3.secret_key,
     )
     phase("starting the API and the simulated market")
+    # Honeypot beliefs from the market's inventory export, as an operator's import would do.
+    await seed_beliefs(
+        commands.api_db_url(plan), catalog[0], plan.seed,
+        plan.min_zip_listings, plan.max_zip_listings, plan.data_dir,
+    )  # fmt: skip
     api_spec = commands.api_server(plan, ids, ep)
     api = await supervisor.start(api_spec.name, api_spec.argv, api_spec.env)
     # The market runs in this process while the API boots (its start-up takes seconds).

@@ -143,6 +143,8 @@ class DevnetPlan:
             # Epochs are seconds long, so a day-long cooldown would exhaust small pools quickly.
             "RESI_COOLDOWN_HOURS": "0",
             "RESI_HONEYPOT_SHARE": str(self.honeypot_share),
+            # A few epochs on a small target: let the honeypot pool be reused more than mainnet.
+            "RESI_HONEYPOT_MAX_REUSE": "4",
             "RESI_MIN_VALIDATOR_STAKE": str(self.min_validator_stake),
             "RESI_METAGRAPH_REFRESH_SECONDS": "2",
             "RESI_RATE_LIMIT_PER_MINUTE": "6000",

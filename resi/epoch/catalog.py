@@ -5,7 +5,7 @@ There is no real listing-count data offline, so the built-in ``expected_listings
 zipcode, scaled by how dense its county is (counties with many zipcodes are urban) and zero for
 PO BOX / UNIQUE / MILITARY zipcodes, which have no homes. Operators replace it with real data via
 ``parse_plain_csv`` or ``parse_realtor_csv`` (Realtor.com "Inventory Core Metrics by zip"), or it
-is calibrated from validated history with ``calibrate`` (an exponentially weighted mean).
+is calibrated from the validators' consensus history with ``calibrate`` (bounded steps).
 
 Parsers are pure: they return a complete new catalog or raise ``CatalogImportError`` listing every
 bad line, so a failed import never leaves a half-imported catalog behind.
@@ -483,34 +483,92 @@ def write_plain_csv(rows: Sequence[ZipcodeInfo]) -> str:
 # --------------------------------------------------------------------------- calibration
 
 
-def ewma(counts: Sequence[int], alpha: float) -> float:
-    """Exponentially weighted mean, oldest first; the newest count weighs ``alpha``."""
-    if not counts:
-        raise ValueError("ewma of no counts")
-    mean = float(counts[0])
-    for c in counts[1:]:
-        mean = alpha * c + (1 - alpha) * mean
-    return mean
+def step_toward(expected: int, observed: int, max_step: float) -> int:
+    """``expected`` moved toward ``observed`` by at most ``max_step`` × max(expected, 1).
+
+    The bound is why no single epoch's consensus (a padded file, a colluding minority that
+    still reached the median) can swing the shown count more than a fixed factor per epoch.
+    """
+    if max_step <= 0:
+        raise ValueError("max_step must be > 0")
+    room = max_step * max(expected, 1)
+    # Round half up (not to even), so even a count of 0 can grow.
+    return math.floor(expected + max(-room, min(room, observed - expected)) + 0.5)
 
 
 def calibrate(
-    catalog: Sequence[ZipcodeInfo], history: Mapping[str, Sequence[int]], alpha: float = 0.5
+    catalog: Sequence[ZipcodeInfo], history: Mapping[str, Sequence[int]], max_step: float = 0.5
 ) -> list[ZipcodeInfo]:
-    """Replace expected listings by the EWMA of validated counts where history exists."""
-    if not 0 < alpha <= 1:
-        raise ValueError("alpha must be in (0, 1]")
+    """The catalog with expected listings walked through each zipcode's consensus history.
+
+    ``history`` holds the per-epoch consensus counts (stake-weighted medians), oldest first. Each
+    epoch moves the count by a bounded step (``step_toward``). An epoch validated *empty* (0)
+    leaves the count unchanged: a believed-empty zipcode keeps the count it would show as a real
+    pick, so as a honeypot it shows exactly that (docs/honeypots.md). Returns a new list.
+    """
     out = []
     for z in catalog:
         counts = history.get(z.zipcode)
         if counts:
-            z = replace(z, expected_listings=round(ewma(counts, alpha)))
+            expected = z.expected_listings
+            for c in counts:
+                if c > 0:
+                    expected = step_toward(expected, c, max_step)
+            if expected != z.expected_listings:
+                z = replace(z, expected_listings=expected)
         out.append(z)
     return out
 
 
-def validated_empty(history: Mapping[str, Sequence[int]]) -> set[str]:
-    """Zipcodes whose most recent validated count was 0 (honeypot material)."""
-    return {z for z, counts in history.items() if counts and counts[-1] == 0}
+def validated_empty(history: Mapping[str, Sequence[int]], min_epochs: int = 1) -> set[str]:
+    """Zipcodes whose last ``min_epochs`` consensus counts were all 0 (honeypot material).
+
+    A later positive count (listings found, or a honeypot contradicted) ends the belief.
+    """
+    n = max(1, min_epochs)
+    return {z for z, counts in history.items() if len(counts) >= n and not any(counts[-n:])}
+
+
+def zero_inventory(base: Sequence[ZipcodeInfo], imported: Sequence[ZipcodeInfo]) -> set[str]:
+    """STANDARD zipcodes that an inventory import (``parse_realtor_csv``) shows with 0 listings
+    while ``base`` expected some: honeypot beliefs from imported data.
+
+    Keep ``base`` as the served catalog for these zipcodes (``keep_shown_counts``): serving the
+    imported 0 would take them out of the selectable range, and serving anything else than what
+    a real pick would show gives them away.
+    """
+    before = {z.zipcode: z for z in base}
+    return {
+        z.zipcode
+        for z in imported
+        if z.zip_type == "STANDARD"
+        and z.expected_listings == 0
+        and z.zipcode in before
+        and before[z.zipcode].expected_listings > 0
+    }
+
+
+def inventory_beliefs(
+    base: Sequence[ZipcodeInfo], imported: Sequence[ZipcodeInfo]
+) -> tuple[set[str], list[ZipcodeInfo]]:
+    """``(believed-empty zipcodes, catalog to serve)`` of an inventory import: ``zero_inventory``
+    then ``keep_shown_counts``."""
+    empty = zero_inventory(base, imported)
+    return empty, keep_shown_counts(base, imported, empty)
+
+
+def keep_shown_counts(
+    base: Sequence[ZipcodeInfo], imported: Sequence[ZipcodeInfo], empty: Iterable[str]
+) -> list[ZipcodeInfo]:
+    """``imported`` with the ``base`` expected count restored for the ``empty`` zipcodes."""
+    keep = set(empty)
+    before = {z.zipcode: z for z in base}
+    return [
+        replace(z, expected_listings=before[z.zipcode].expected_listings)
+        if z.zipcode in keep and z.zipcode in before
+        else z
+        for z in imported
+    ]
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """The epoch manager: keeps the current and next epoch in the store and moves states forward.
 
 Safe to run in several processes at once and to restart at any moment: an epoch's content is a
-pure function of (epoch_id, secret, catalog, cooldown history, validated history), and it is
-inserted under a unique key, so racing replicas leave exactly one identical row.
+pure function of (epoch_id, secret, catalog, cooldown history, validated history, empty beliefs),
+and it is inserted under a unique key, so racing replicas leave exactly one identical row.
+
+It also closes the calibration loop: once an epoch's reporting window (the epoch after it, when
+validators validate it) has passed, the validators' per-zipcode reports are folded once into the
+consensus history that the next selections read (docs/honeypots.md).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import datetime, timedelta
 import anyio
 
 from resi.config import EpochSettings
+from resi.epoch.calibration import counts_of, fold
 from resi.epoch.catalog import builtin_catalog, calibrate, parse_plain_csv, validated_empty
 from resi.epoch.clock import EpochClock
 from resi.epoch.models import Assignment, Epoch, EpochState, ZipcodeInfo
@@ -51,16 +56,17 @@ class EpochManager:
         *,
         deadline_margin_seconds: float = 0.0,
         archive_after_epochs: int = 7,
-        calibration_alpha: float | None = 0.5,
+        calibrate_counts: bool = True,
     ) -> None:
         """``archive_after_epochs``: a COMPLETED epoch is ARCHIVED once this many epoch lengths
-        have passed since its end. ``calibration_alpha`` None disables history calibration."""
+        have passed since its end. ``calibrate_counts`` False keeps catalog counts as they are
+        (validated-empty zipcodes still become honeypot candidates)."""
         self.store = store
         self.settings = settings
         self.clock = EpochClock(settings.epoch_seconds, deadline_margin_seconds)
         self.params = SelectionParams.from_settings(settings)
         self.archive_after = archive_after_epochs * self.clock.length
-        self.calibration_alpha = calibration_alpha
+        self.calibrate_counts = calibrate_counts
         self._secret = secret
         self._catalog = tuple(catalog)
         self._prepared = PreparedCatalog.of(self._catalog)
@@ -74,18 +80,25 @@ class EpochManager:
         *,
         cooldown: set[str],
         history: dict[str, list[int]],
+        beliefs: frozenset[str] | set[str] = frozenset(),
     ) -> tuple[Epoch, list[Assignment]]:
-        """The epoch row and its assignments (pure); raises ``EpochError`` for a bad id."""
+        """The epoch row and its assignments (pure); raises ``EpochError`` for a bad id.
+
+        ``history``: consensus counts per zipcode, oldest first; ``beliefs``: zipcodes believed
+        empty from imported data (a later positive consensus count ends such a belief).
+        """
         window = self.clock.window(epoch_id)
         catalog = self._prepared
-        if self.calibration_alpha is not None and history:
-            catalog = PreparedCatalog.of(calibrate(self._catalog, history, self.calibration_alpha))
+        if self.calibrate_counts and history:
+            catalog = PreparedCatalog.of(
+                calibrate(self._catalog, history, self.settings.calibration_max_step)
+            )
         selection = select_zipcodes(
             catalog,
             self.params,
             selection_seed(self._secret, epoch_id),
             cooldown=cooldown,
-            empty_zipcodes=validated_empty(history),
+            empty_zipcodes=self.believed_empty(history, beliefs),
         )
         epoch = Epoch(
             epoch_id=epoch_id,
@@ -117,6 +130,15 @@ class EpochManager:
         ]
         return epoch, assignments
 
+    def believed_empty(
+        self, history: dict[str, list[int]], beliefs: frozenset[str] | set[str] = frozenset()
+    ) -> set[str]:
+        """Honeypot material: validated empty for ``honeypot_min_empty_epochs`` consecutive
+        epochs, or believed empty from imported data and not since found to hold listings."""
+        validated = validated_empty(history, self.settings.honeypot_min_empty_epochs)
+        imported = {z for z in beliefs if not (history.get(z) and history[z][-1] > 0)}
+        return validated | imported
+
     def validation_seed(self, epoch: Epoch) -> str | None:
         """The epoch's validation seed once it is COMPLETED or ARCHIVED, else None."""
         if epoch.state in (EpochState.COMPLETED, EpochState.ARCHIVED):
@@ -132,8 +154,11 @@ class EpochManager:
             window.start - timedelta(hours=self.settings.cooldown_hours), window.start
         )
         history = await self.store.validated_history()
+        beliefs = await self.store.empty_beliefs()
         state = self.clock.state_at(epoch_id, now)
-        epoch, assignments = self.build(epoch_id, state, cooldown=cooldown, history=history)
+        epoch, assignments = self.build(
+            epoch_id, state, cooldown=cooldown, history=history, beliefs=beliefs
+        )
         inserted = await self.store.insert_epoch(epoch, assignments)
         if inserted:
             log.info(
@@ -148,6 +173,7 @@ class EpochManager:
         """Make sure the current and next epoch exist and every state matches ``now``."""
         current_id = self.clock.epoch_id_at(now)
         next_id = self.clock.next_id(current_id)
+        await self.fold_reports(now)
         created = []
         # Current before next: the next epoch's cooldown must see the current one's zipcodes.
         for epoch_id in (current_id, next_id):
@@ -169,6 +195,31 @@ class EpochManager:
         current = await self.store.get_epoch(current_id)
         upcoming = await self.store.get_epoch(self.clock.next_id(current_id))
         return EpochStatus(now, current, upcoming, (), tuple(transitions))  # type: ignore[arg-type]
+    async def fold_reports(self, now: datetime) -> list[str]:
+        """Fold the validators' reports of every epoch whose reporting window has closed (the
+        epoch after it has ended) into the consensus history, once. Returns the folded ids."""
+        folded = await self.store.folded_epochs()
+        done = await self.store.list_epochs(
+            limit=1_000, states=(EpochState.COMPLETED, EpochState.ARCHIVED)
+        )
+        out = []
+        for epoch in sorted(done, key=lambda e: e.epoch_id):
+            if epoch.epoch_id in folded or now < epoch.end + self.clock.length:
+                continue
+            consensus = fold(await self.store.zipcode_reports(epoch.epoch_id))
+            if await self.store.fold_calibration(epoch.epoch_id, counts_of(consensus), now):
+                out.append(epoch.epoch_id)
+                empty = sorted(z for z, c in consensus.items() if c.count == 0)
+                contradicted = sorted(z for z, c in consensus.items() if c.contradicted)
+                log.info(
+                    "calibration: folded epoch %s (%d zipcodes, %d validated empty, "
+                    "%d honeypots contradicted)",
+                    epoch.epoch_id,
+                    len(consensus),
+                    len(empty),
+                    len(contradicted),
+                )
+        return out
 
     def due_state(self, epoch: Epoch, now: datetime) -> EpochState:
         """The state ``epoch`` should be in at ``now`` (from its stored window)."""

@@ -47,6 +47,7 @@ from resi.score.models import (
 from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
+from resi.validate.calibration import zipcode_counts
 from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
 from resi.validate.diagnose import check_consensus, recheck_newest
 from resi.validate.inputs import assignments_of, coldkeys_of, commits_of, read_outcome
@@ -394,8 +395,13 @@ class Validator:
             self._progress(epoch_id, "upload", i, len(names))
         report_key = validator_key(self.hotkey, epoch_id, REPORT_NAME)
         try:
-            summary = build_summary(result)
-            await self.client.post_result(epoch_id, result.consensus_hash, report_key, summary)
+            await self.client.post_result(
+                epoch_id,
+                result.consensus_hash,
+                report_key,
+                build_summary(result),
+                zipcode_counts(record.assignments, result),  # calibration (issue 14)
+            )
         except ApiError as exc:
             if exc.status != 409:  # 409: already posted before a crash
                 raise

@@ -199,3 +199,41 @@ def test_devnet_prints_the_explorer_and_validators_post_summaries(devnet: dict[s
     counts = dict(rows)
     for epoch in devnet["epochs"]:
         assert counts.get(epoch["epoch_id"]) == 2, epoch["epoch_id"]
+def test_honeypots_are_believed_empty_standard_zipcodes_and_counts_are_posted(
+    devnet: dict[str, Any],
+) -> None:
+    """Issue 14: devnet honeypots come from the market's inventory export (STANDARD zipcodes
+    with nothing for sale), and validators post their per-zipcode counts with each result."""
+    import sqlite3
+
+    from resi.epoch.catalog import builtin_catalog
+
+    keep: Path = devnet["keep"]
+    db = sqlite3.connect(keep / "api.sqlite")
+    try:
+        beliefs = {z for (z,) in db.execute("SELECT zipcode FROM empty_beliefs")}
+        honeypots = {z for (z,) in db.execute("SELECT zipcode FROM assignments WHERE honeypot")}
+        reports = db.execute(
+            "SELECT epoch_id, validator_hotkey, zipcode, validated_count, stake "
+            "FROM zipcode_reports"
+        ).fetchall()
+        folded = dict(db.execute("SELECT epoch_id, zipcodes FROM calibration_folds"))
+        consensus = db.execute("SELECT epoch_id, zipcode, listing_count FROM validated_counts")
+        history = {(e, z): n for e, z, n in consensus}
+    finally:
+        db.close()
+    types = {z.zipcode: z.zip_type for z in builtin_catalog()}
+    assert (keep / "sim_inventory.csv").exists() and beliefs
+    assert honeypots and honeypots <= beliefs
+    assert {types[z] for z in honeypots} == {"STANDARD"}
+    mined = {e["epoch_id"] for e in devnet["epochs"]}
+    assert {r[0] for r in reports} == mined  # every validated epoch's counts were posted
+    assert len({r[1] for r in reports}) == 2 and all(r[4] > 0 for r in reports)
+    assert any(r[3] > 0 for r in reports)
+    # The first mined epoch's reporting window (the next epoch) closed before the run ended: the
+    # API folded its reports into the consensus history that the next selections read.
+    first = min(mined)
+    assert folded.get(first, 0) > 0
+    for epoch_id, _, zipcode, count, _ in reports:
+        if epoch_id == first:  # the validators agree, so the median is their count
+            assert history[(first, zipcode)] == count

@@ -8,12 +8,9 @@ from pathlib import Path
 import pytest
 
 from resi.epoch.catalog import (
-    calibrate,
     census_region,
-    ewma,
     parse_plain_csv,
     parse_realtor_csv,
-    validated_empty,
     write_plain_csv,
 )
 from resi.epoch.models import MarketTier, ZipcodeInfo
@@ -80,12 +77,3 @@ def test_plain_csv_missing_header_column(real_catalog: list[ZipcodeInfo]) -> Non
 def test_export_then_import_is_identity(real_catalog: list[ZipcodeInfo]) -> None:
     text = write_plain_csv(real_catalog[:200])
     assert parse_plain_csv(io.StringIO(text), real_catalog)[:200] == real_catalog[:200]
-
-
-def test_ewma_calibration_and_empty_history() -> None:
-    assert ewma([100, 200], 0.5) == 150
-    base = [ZipcodeInfo("10001", "NY", "c", "k", 0, 0, "STANDARD", 500)]
-    [z] = calibrate(base, {"10001": [100, 200, 300]}, alpha=0.5)
-    assert z.expected_listings == 225
-    assert calibrate(base, {}, 0.5) == base
-    assert validated_empty({"a": [3, 0], "b": [0, 4], "c": []}) == {"a"}

@@ -12,6 +12,8 @@ from resi.epoch.secrets import epoch_nonce, selection_seed, validation_seed
 from resi.epoch.selector import (
     PreparedCatalog,
     SelectionParams,
+    candidates,
+    honeypot_budget,
     honeypot_count,
     select_zipcodes,
 )
@@ -80,35 +82,90 @@ def test_honeypot_share_and_minimum() -> None:
     assert honeypot_count(10, 0.0) == 0
 
 
+def _believed_empty(prepared: PreparedCatalog, params: SelectionParams, rate: int) -> set[str]:
+    """A seeded 1-in-``rate`` share of the selectable STANDARD zipcodes, as if validated empty."""
+    pool = candidates(prepared, params)
+    return {z.zipcode for z in pool if int(z.zipcode) * 7919 % rate == 0}
+
+
 def test_honeypots_look_like_real_picks(prepared: PreparedCatalog) -> None:
-    """A miner must not tell honeypots apart by position or shown expected count."""
+    """Honeypots are STANDARD, in range, show their own catalog count, sit anywhere."""
+    empty = _believed_empty(prepared, MAINNET, 12)
     positions: list[float] = []
     shown_honey: list[int] = []
     shown_real: list[int] = []
     for seed in range(80):
-        sel = select_zipcodes(prepared, MAINNET, seed)
+        sel = select_zipcodes(prepared, MAINNET, seed, empty_zipcodes=empty)
+        low, high = MAINNET.band
+        assert sel.in_band and low <= sel.shown_sum <= high
+        assert sel.shown_sum == sum(p.expected_listings for p in sel.picks)
         n = len(sel.picks)
         for pos, p in enumerate(sel.picks):
             assert MAINNET.min_listings <= p.expected_listings <= MAINNET.max_listings
+            assert p.zipcode.zip_type == "STANDARD"
+            assert p.expected_listings == p.zipcode.expected_listings  # the catalog's own count
+            assert p.honeypot == (p.zipcode.zipcode in empty)
             if p.honeypot:
-                assert p.zipcode.zip_type in {"PO BOX", "UNIQUE"}
                 positions.append(pos / (n - 1))
                 shown_honey.append(p.expected_listings)
             else:
                 shown_real.append(p.expected_listings)
-        assert any(p.honeypot for p in sel.picks)
+    assert len(positions) >= 60
     # Relative positions are spread uniformly (mean 0.5); shown counts have a real-like median.
     assert 0.4 < statistics.mean(positions) < 0.6
-    assert 0.6 < statistics.median(shown_honey) / statistics.median(shown_real) < 1.6
+    assert 0.75 < statistics.median(shown_honey) / statistics.median(shown_real) < 1.33
+
+
+def test_po_box_and_unique_zipcodes_are_never_honeypots() -> None:
+    """Regression (issue 14): "type is not STANDARD" found every honeypot. Even when they are
+    listed as believed empty, PO BOX / UNIQUE zipcodes are never picked."""
+    catalog = small_catalog()
+    boxes = {z.zipcode for z in catalog if z.zip_type != "STANDARD"}
+    params = SelectionParams(600, 0.1, 0, 400, honeypot_share=0.3, honeypot_max_reuse=100)
+    for seed in range(30):
+        sel = select_zipcodes(catalog, params, seed, empty_zipcodes=boxes)
+        assert not boxes & {p.zipcode.zipcode for p in sel.picks}
 
 
 def test_validated_empty_zipcodes_become_honeypot_material() -> None:
     catalog = [z for z in small_catalog() if z.zip_type == "STANDARD"]  # no PO boxes
     empty = {catalog[0].zipcode}
-    params = SelectionParams(600, 0.1, 50, 400, honeypot_share=0.2)
+    params = SelectionParams(600, 0.1, 50, 400, honeypot_share=0.2, honeypot_max_reuse=100)
     sel = select_zipcodes(catalog, params, 5, empty_zipcodes=empty)
     honey = [p for p in sel.picks if p.honeypot]
     assert [p.zipcode.zipcode for p in honey] == [catalog[0].zipcode]
+    # A believed-empty zipcode is never a real pick.
+    for seed in range(20):
+        sel = select_zipcodes(catalog, params, seed, empty_zipcodes=empty)
+        assert all(p.honeypot for p in sel.picks if p.zipcode.zipcode in empty)
+
+
+def test_honeypot_zipcodes_are_not_reused_more_than_real_ones() -> None:
+    """Attack: count how often each zipcode is assigned; a small honeypot pool reused every
+    epoch would stand out. The budget caps a honeypot zipcode's rate at a real one's."""
+    assert honeypot_budget(3, real=20, pool=10, candidates=1_000, u=0.0) == 1  # 0.2 → 0 or 1
+    assert honeypot_budget(3, real=20, pool=10, candidates=1_000, u=0.5) == 0
+    assert honeypot_budget(3, real=20, pool=500, candidates=1_000, u=0.9) == 3
+    assert honeypot_budget(3, real=20, pool=10, candidates=1_000, u=0.5, reuse=10) == 2
+    assert honeypot_budget(3, real=0, pool=10, candidates=1_000, u=0.0) == 0
+
+
+def test_shown_total_does_not_reveal_the_honeypots(prepared: PreparedCatalog) -> None:
+    """Attack: the target is public, so if only the real sum landed in the band, the shown total
+    minus the target would give the honeypots' sum. The shown total's distance to the target
+    must not grow with the honeypots' sum."""
+    empty = _believed_empty(prepared, MAINNET, 12)
+    honey_sums: list[float] = []
+    slacks: list[float] = []
+    for seed in range(120):
+        sel = select_zipcodes(prepared, MAINNET, seed, empty_zipcodes=empty)
+        honey_sums.append(sum(p.expected_listings for p in sel.picks if p.honeypot))
+        slacks.append(sel.shown_sum - MAINNET.target)
+    # The shown total overshoots the target by the fill's last step, not by the honeypots: the
+    # overshoot is small against the honeypots' sum and uncorrelated with it (a real-sum band
+    # would give slack = honeypot sum + overshoot, correlation near 1).
+    assert statistics.mean(slacks) < 0.5 * statistics.mean(honey_sums)
+    assert abs(statistics.correlation(honey_sums, slacks)) < 0.3
 
 
 def test_secrets_follow_design() -> None:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.anyio
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 SETTINGS = EpochSettings(
     epoch_seconds=20, target_listings=600, min_zip_listings=50, max_zip_listings=400,
-    cooldown_hours=0.01,
+    cooldown_hours=0.01, honeypot_max_reuse=4.0,
 )  # fmt: skip
 
 
@@ -44,8 +44,9 @@ async def test_catalog_round_trip_replaces_atomically(store: Store) -> None:
 
 async def test_epoch_insert_is_idempotent_and_round_trips(store: Store) -> None:
     manager = EpochManager(store, SETTINGS, "secret", small_catalog())
+    beliefs = {z.zipcode for z in small_catalog()[:20]}
     epoch, assignments = manager.build("2025-01-01T00-00-00", EpochState.PENDING,
-                                       cooldown=set(), history={})  # fmt: skip
+                                       cooldown=set(), history={}, beliefs=beliefs)  # fmt: skip
     assert await store.insert_epoch(epoch, assignments)
     assert not await store.insert_epoch(epoch, assignments[:1])  # second writer loses
     assert await store.get_epoch(epoch.epoch_id) == epoch

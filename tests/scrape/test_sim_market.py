@@ -13,7 +13,7 @@ from tests.fixtures.market import SIM_CATALOG, SIM_SEED, SIM_START, RunningMarke
 
 
 def data(seed: int = SIM_SEED) -> SimMarketData:
-    return SimMarketData(SIM_CATALOG, seed)
+    return SimMarketData(SIM_CATALOG, seed, empty_rate=0.0)
 
 
 def test_same_seed_same_market() -> None:

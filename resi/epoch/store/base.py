@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from resi.epoch.calibration import ZipcodeReport
 from resi.epoch.models import (
     Assignment,
     Commit,
@@ -164,6 +165,40 @@ class Store(Protocol):
 
     async def validated_history(self) -> dict[str, list[int]]:
         """Validated counts per zipcode, oldest epoch first (for calibration and honeypots)."""
+
+    # ------------------------------------------------------------------ calibration loop
+
+    async def record_zipcode_reports(
+        self,
+        epoch_id: str,
+        validator_hotkey: str,
+        stake: float,
+        reports: Sequence[tuple[str, int, bool]],
+        at: datetime,
+    ) -> None:
+        """Replace this validator's ``(zipcode, validated count, honeypot contradicted)``
+        reports for the epoch, recording the validator's ``stake`` at report time."""
+
+    async def zipcode_reports(self, epoch_id: str) -> list[ZipcodeReport]:
+        """Every validator's reports for the epoch, by zipcode then validator."""
+
+    async def fold_calibration(
+        self, epoch_id: str, counts: Mapping[str, int], at: datetime
+    ) -> bool:
+        """Record the epoch's consensus counts into the validated history, once: True if this
+        call folded it, False if the epoch was already folded (by this or another replica)."""
+
+    async def folded_epochs(self) -> set[str]:
+        """Epoch ids whose reports have been folded."""
+
+    async def record_empty_beliefs(
+        self, zipcodes: Collection[str], source: str, at: datetime
+    ) -> int:
+        """Remember zipcodes believed empty from ``source`` (e.g. an inventory import); returns
+        how many were recorded."""
+
+    async def empty_beliefs(self) -> set[str]:
+        """Zipcodes believed empty from imported data (validated history can end the belief)."""
 
 
 async def open_store(url: str) -> Store:

@@ -122,6 +122,30 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX admin_actions_at ON admin_actions (at)",
     ),
+    # issue 14: the calibration loop (validators' per-zipcode reports, folded epochs) and
+    # honeypot beliefs from imported inventory data.
+    4: (
+        """CREATE TABLE zipcode_reports (
+            epoch_id TEXT NOT NULL,
+            validator_hotkey TEXT NOT NULL,
+            zipcode TEXT NOT NULL,
+            validated_count {bigint} NOT NULL,
+            contradicted {bool} NOT NULL,
+            stake {real} NOT NULL,
+            reported_at {ts} NOT NULL,
+            PRIMARY KEY (epoch_id, validator_hotkey, zipcode)
+        )""",
+        """CREATE TABLE calibration_folds (
+            epoch_id TEXT PRIMARY KEY,
+            zipcodes {bigint} NOT NULL,
+            folded_at {ts} NOT NULL
+        )""",
+        """CREATE TABLE empty_beliefs (
+            zipcode TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            recorded_at {ts} NOT NULL
+        )""",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

@@ -31,6 +31,7 @@ from resi.epoch.store.admission import (
     hand_out,
     plan_admissions,
 )
+from resi.epoch.store.calibration import CalibrationSql
 from resi.epoch.store.drivers import Driver, PostgresDriver, Row, SqliteDriver
 from resi.epoch.store.migrations import LATEST, MIGRATIONS
 from resi.errors import SchemaVersionError, StoreError
@@ -76,7 +77,7 @@ async def open_sql_store(url: str) -> SqlStore:
     return store
 
 
-class SqlStore:
+class SqlStore(CalibrationSql):
     """``Store`` over a driver; see ``resi.epoch.store.base.Store`` for each method's contract."""
 
     def __init__(self, driver: Driver) -> None:

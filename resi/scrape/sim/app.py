@@ -22,7 +22,7 @@ from aiohttp import web
 
 from resi.epoch.models import ZipcodeInfo
 from resi.scrape.sim import pages
-from resi.scrape.sim.market import SimCard, SimListing, SimMarketData
+from resi.scrape.sim.market import EMPTY_STANDARD_RATE, SimCard, SimListing, SimMarketData
 
 Clock = Callable[[], datetime]
 
@@ -119,15 +119,17 @@ def create_sim_app(
     page_size: int = 41,
     result_cap: int = 820,
     block_every: int | None = None,
+    empty_rate: float = EMPTY_STANDARD_RATE,
 ) -> web.Application:
     """The simulated market as an aiohttp application (deterministic for a seed and clock).
 
     ``rate_limit`` is requests per second before 429s; ``block_every`` serves a captcha page
-    (status 200, as bot walls often do) on every n-th request.
+    (status 200, as bot walls often do) on every n-th request; ``empty_rate`` is the share of
+    STANDARD zipcodes with nothing for sale.
     """
     app = web.Application(middlewares=[_gatekeeper])
     app[_CONFIG] = SimConfig(
-        data=SimMarketData(catalog, seed),
+        data=SimMarketData(catalog, seed, empty_rate),
         now=now,
         latency=latency,
         rate_limit=rate_limit,

@@ -4,7 +4,10 @@ Pure: every value is a function of ``(seed, zipcode, time)``. Each zipcode has `
 *slots*; slot ``k`` holds a sequence of listings, each alive for the slot's lifetime (30–150
 days) and then replaced by the next generation. So the active count stays at ``n`` while
 individual listings are delisted (their detail page then shows SOLD / OFF_MARKET) and new ones
-appear. Prices drift along a slow sine (< 0.7% per day). PO-box and unique zipcodes have none.
+appear. Prices drift along a slow sine (< 0.7% per day). PO-box and unique zipcodes have none,
+and so does a deterministic ``EMPTY_STANDARD_RATE`` share of STANDARD zipcodes (no home for sale
+right now): those are the ones the devnet believes empty from the market's inventory export
+(``inventory_csv``, Realtor.com format), so its honeypots look like normal picks and are empty.
 
 The quirks of the real site (tests/fixtures/real/zillow) show up at realistic rates: lots and
 land (~4%, no beds, baths, living area or year), listings whose days on market the site does
@@ -19,10 +22,12 @@ answered without a database, and ids that never existed (bad check, future gener
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -31,6 +36,9 @@ from resi.epoch.models import ZipcodeInfo
 
 ORIGIN = datetime(2020, 1, 1, tzinfo=UTC)
 EMPTY_ZIP_TYPES = frozenset({"PO BOX", "UNIQUE"})
+# Share of STANDARD zipcodes with nothing for sale; 8% keeps the devnet's honeypot pool large
+# enough for the default 8% honeypot share without using any zipcode more often than a real one.
+EMPTY_STANDARD_RATE = 0.08
 DRIFT_AMPLITUDE = 0.03  # ±3% over a 30-day period → at most ~0.63% change per day
 DRIFT_PERIOD_DAYS = 30.0
 
@@ -125,9 +133,16 @@ class _Static:
 class SimMarketData:
     """Listings of every zipcode for one seed; ``catalog`` gives counts, places and tiers."""
 
-    def __init__(self, catalog: Mapping[str, ZipcodeInfo], seed: int) -> None:
+    def __init__(
+        self,
+        catalog: Mapping[str, ZipcodeInfo],
+        seed: int,
+        empty_rate: float = EMPTY_STANDARD_RATE,
+    ) -> None:
+        """``empty_rate``: share of STANDARD zipcodes with nothing for sale (0 = none)."""
         self.catalog = catalog
         self.seed = seed
+        self.empty_rate = empty_rate
         self._static = lru_cache(maxsize=200_000)(self._make_static)
         self._zip_cache: dict[str, tuple[ZipcodeInfo, int, list[tuple[float, float]]]] = {}
 
@@ -157,7 +172,12 @@ class SimMarketData:
             return cached
         info = self.zip_info(zipcode)
         rng = self._rng("slots", zipcode)
-        if info.zip_type.upper() in EMPTY_ZIP_TYPES or not zipcode.isdigit() or len(zipcode) != 5:
+        if (
+            info.zip_type.upper() in EMPTY_ZIP_TYPES
+            or not zipcode.isdigit()
+            or len(zipcode) != 5
+            or self.is_empty(zipcode)
+        ):
             count = 0
         else:
             count = round(info.expected_listings * rng.uniform(0.97, 1.12))
@@ -168,6 +188,37 @@ class SimMarketData:
         result = (info, count, shape)
         self._zip_cache[zipcode] = result
         return result
+
+    def is_empty(self, zipcode: str) -> bool:
+        """True for the deterministic ``empty_rate`` share of zipcodes with no homes for
+        sale (a function of seed and zipcode only; PO-box/unique zipcodes are empty anyway)."""
+        return self._rng("empty", zipcode).random() < self.empty_rate
+
+    def inventory_count(self, zipcode: str) -> int:
+        """Active listings of ``zipcode`` (the slot count, without building the slots)."""
+        cached = self._zip_cache.get(zipcode)
+        if cached is not None:
+            return cached[1]
+        info = self.zip_info(zipcode)
+        if info.zip_type.upper() in EMPTY_ZIP_TYPES or self.is_empty(zipcode):
+            return 0
+        # Same first draw as ``slots``.
+        return round(info.expected_listings * self._rng("slots", zipcode).uniform(0.97, 1.12))
+
+    def inventory_csv(self, zipcodes: Iterable[str], month: str) -> str:
+        """A Realtor.com "Inventory Core Metrics by zip"-format CSV of ``zipcodes`` for ``month``
+        (``YYYYMM``): active listing count and a median price per zipcode, as the devnet's
+        imported inventory data."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["month_date_yyyymm", "postal_code", "active_listing_count",
+                         "median_listing_price"])  # fmt: skip
+        for zipcode in sorted(set(zipcodes)):
+            info = self.zip_info(zipcode)
+            lo, hi = _PPSF.get(str(info.market_tier).upper(), _PPSF["STANDARD"])
+            price = round(1_700 * (lo + hi) / 2, -3)  # a typical ~1,700 sqft home
+            writer.writerow([month, zipcode, self.inventory_count(zipcode), int(price)])
+        return buf.getvalue()
 
     def active(self, zipcode: str, now: datetime) -> list[SimListing]:
         """Listings for sale in ``zipcode`` at ``now``, sorted by zpid."""
