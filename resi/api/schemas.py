@@ -189,6 +189,8 @@ class ResultSummary(_Request):
     scores: dict[str, ScoreDecimal] = Field(default_factory=dict)
     zipcodes: dict[str, ZipcodeSummary] = Field(default_factory=dict)
     miners: dict[str, list[MinerZipcodeSummary]] = Field(default_factory=dict)
+
+
 class ZipcodeCount(_Request):
     """A validator's validated listing count for one zipcode of the epoch (calibration)."""
 

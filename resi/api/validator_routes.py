@@ -168,6 +168,8 @@ def check_summary(state: ApiState, epoch: Epoch, body: ValidatorResult) -> str:
             422, "SUMMARY_MISMATCH", "summary scores and winners do not give the posted hash"
         )
     return text
+
+
 async def _zipcode_reports(
     state: ApiState, epoch_id: str, body: ValidatorResult
 ) -> list[tuple[str, int, bool]]:

@@ -195,6 +195,7 @@ class EpochManager:
         current = await self.store.get_epoch(current_id)
         upcoming = await self.store.get_epoch(self.clock.next_id(current_id))
         return EpochStatus(now, current, upcoming, (), tuple(transitions))  # type: ignore[arg-type]
+
     async def fold_reports(self, now: datetime) -> list[str]:
         """Fold the validators' reports of every epoch whose reporting window has closed (the
         epoch after it has ended) into the consensus history, once. Returns the folded ids."""

@@ -199,6 +199,8 @@ def test_devnet_prints_the_explorer_and_validators_post_summaries(devnet: dict[s
     counts = dict(rows)
     for epoch in devnet["epochs"]:
         assert counts.get(epoch["epoch_id"]) == 2, epoch["epoch_id"]
+
+
 def test_honeypots_are_believed_empty_standard_zipcodes_and_counts_are_posted(
     devnet: dict[str, Any],
 ) -> None:
