@@ -52,9 +52,11 @@ async def test_pages_show_epochs_winners_and_reasons(api_server: ApiServer) -> N
     assert "COMPLETED" in index and "1/1 (100%)" in index
     epoch = pages[f"/epoch/{done.epoch_id}"].text
     assert "<svg" in epoch and 'data-zipcode="10001"' in epoch
-    assert "pt-won" in epoch and "pt-honeypot" in epoch  # revealed once completed
+    assert "pt-won" in epoch
+    # Honeypots stay secret after completion too (DESIGN §5): no marker, no revealing code.
+    assert "honeypot" not in epoch.lower() and "LIAR" in epoch
     assert f'href="/miner/{miner}"' in epoch
-    assert "T3_MISMATCH" in epoch and "HONEYPOT" in epoch
+    assert "T3_MISMATCH" in epoch
     assert '<th scope="col">' in epoch
     miner_html = pages[f"/miner/{miner}"].text
     assert "1.000000000" in miner_html and "RANKED" in miner_html and "<svg" in miner_html

@@ -1,9 +1,12 @@
 """What the explorer shows, gathered from the store: epochs, outcomes per zipcode and miner.
 
 The views are plain frozen values; nothing here renders HTML. Secrets stay out by construction:
-an epoch that is not COMPLETED/ARCHIVED gets no honeypot flags and no achieved total (the total
-of non-honeypot expected counts would let anyone subtract their way to the honeypots), and no
-view ever carries a nonce or validation seed. PENDING epochs are never listed.
+no epoch ever shows which zipcodes were honeypots (DESIGN §5: only validators see the flag; the
+believed-empty pool is reused, so a public list of past honeypots would tell a fabricator where
+not to fabricate), and the reason codes that would name one are shown as ``MASKED_REASONS`` (a
+miner's own signed `resi report` shows its real codes). A running epoch shows no achieved total
+and no per-zipcode commit counts, and no view ever carries a nonce or validation seed. PENDING
+epochs are never listed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from resi.epoch.models import Epoch, EpochState, ResultSummaryRow
 from resi.errors import ChainError
 
 RECENT_EPOCHS = 12
+# Public labels of the reason codes that would reveal a honeypot zipcode.
+MASKED_REASONS = {"HONEYPOT": "LIAR", "HONEYPOT_EMPTY": "NO_LISTINGS"}
 DONE = (EpochState.COMPLETED, EpochState.ARCHIVED)
 
 
@@ -46,17 +51,15 @@ class ZipcodeView:
     lat: float
     lon: float
     expected: int
-    honeypot: bool | None  # None while the epoch is not completed
+    completed: bool  # outcomes show only once the epoch is completed; honeypots never do
     commits: int | None  # None while running: which zipcodes others skip hints at honeypots
     winners: tuple[str, ...]
     validated: int | None
 
     @property
     def outcome(self) -> str:
-        if self.honeypot is None:
+        if not self.completed:
             return "assigned"
-        if self.honeypot:
-            return "honeypot"
         if self.winners:
             return "won"
         if self.validated is None:
@@ -126,7 +129,8 @@ def majority_verdicts(summaries: Sequence[ResultSummary]) -> dict[str, tuple[Ver
     for s in summaries:
         for hotkey, items in s.miners.items():
             for item in items:
-                key = (item.rank, tuple(item.reasons), item.liar)
+                reasons = tuple(MASKED_REASONS.get(r, r) for r in item.reasons)
+                key = (item.rank, reasons, item.liar)
                 votes.setdefault((hotkey, item.zipcode), Counter())[key] += 1
     out: dict[str, list[Verdict]] = {}
     for (hotkey, zipcode), counter in sorted(votes.items()):
@@ -158,7 +162,7 @@ async def epoch_view(state: ApiState, epoch: Epoch, now: datetime) -> EpochView:
             lat=a.lat,
             lon=a.lon,
             expected=a.expected_listings,
-            honeypot=a.honeypot if done else None,
+            completed=done,
             commits=per_zip.get(a.zipcode, 0) if done else None,
             winners=tuple(head.zipcodes[a.zipcode].winners)
             if head and a.zipcode in head.zipcodes

@@ -30,7 +30,6 @@ OUTCOMES: dict[str, Outcome] = {
         Outcome("won", "won (ranked files)", "#1b7f3b", "circle"),
         Outcome("unranked", "submitted, nobody ranked", "#c2410c", "triangle"),
         Outcome("empty", "no submissions", "#6b7280", "square"),
-        Outcome("honeypot", "honeypot (revealed after completion)", "#7c3aed", "diamond"),
         Outcome("assigned", "assigned (epoch still running)", "#1d4ed8", "circle"),
         Outcome("pending", "awaiting validation", "#0e7490", "ring"),
     )
