@@ -21,7 +21,7 @@ from resi import __version__
 from resi.api import client as paths
 from resi.api import miner_routes, public_routes, signed_routes, validator_routes
 from resi.api.assignment_doc import SignedAssignment
-from resi.api.auth import gate_middleware
+from resi.api.auth import IP_LIMITER_KEY, gate_middleware
 from resi.api.background import (
     PURGE_SECONDS,
     EpochManagerLike,
@@ -31,7 +31,8 @@ from resi.api.background import (
     refresh_metagraph,
     run_manager_once,
 )
-from resi.api.middleware import error_middleware
+from resi.api.iplimit import IpFailureLimiter
+from resi.api.middleware import error_middleware, quiet_protocol_logger
 from resi.api.openapi import build_openapi
 from resi.api.schemas import (
     Consensus,
@@ -150,6 +151,9 @@ def create_app(
         client_max_size=settings.max_body_bytes,
     )
     app[STATE_KEY] = state
+    app[IP_LIMITER_KEY] = IpFailureLimiter(
+        settings.ip_failure_burst, settings.ip_failures_per_minute
+    )
     app[BACKGROUND_KEY] = background
     app[MANAGER_KEY] = manager
     signed_routes.install(app, keypair)
@@ -159,6 +163,23 @@ def create_app(
         app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
     app.cleanup_ctx.append(_background_ctx)
     return app
+
+
+def server_options(settings: ApiServerSettings) -> dict[str, Any]:
+    """Keyword arguments for ``web.AppRunner`` (and aiohttp's test server): the HTTP framing limits.
+
+    Oversized request lines/headers and malformed framing are answered by aiohttp with a short
+    plain 400; ``quiet_protocol_logger`` logs them as one debug line instead of a traceback, so
+    nobody can flood the log. ``handler_cancellation`` stops the work of a client that hung up.
+    """
+    return {
+        "access_log": None,
+        "handle_signals": False,
+        "handler_cancellation": True,
+        "max_line_size": settings.header_max_bytes,
+        "max_field_size": settings.header_max_bytes,
+        "logger": quiet_protocol_logger(),
+    }
 
 
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -205,7 +226,7 @@ async def serve(settings: ApiServerSettings) -> None:
                 secret=secret,
                 manager=manager,
             )
-            await _run_until_signal(app, settings.host, settings.port)
+            await _run_until_signal(app, settings)
     finally:
         await chain.close()
         await store.close()
@@ -227,8 +248,9 @@ async def _build_manager(settings: ApiServerSettings, store: Any, secret: str) -
     return EpochManager(store, settings, secret, catalog)
 
 
-async def _run_until_signal(app: web.Application, host: str, port: int) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def _run_until_signal(app: web.Application, settings: ApiServerSettings) -> None:
+    host, port = settings.host, settings.port
+    runner = web.AppRunner(app, **server_options(settings))
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, reuse_port=False)

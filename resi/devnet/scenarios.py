@@ -135,7 +135,7 @@ async def write(
 
 async def upload(ctx: Ctx, a: CurrentAssignment, zipcode: str, written: WrittenFile) -> str:
     """Upload ``written`` under this miner's prefix; returns the object key."""
-    grant = await ctx.api.folder_access(a.epoch_id)
+    grant = await ctx.api.folder_access(a.epoch_id, zipcode, written.sha256)
     return await upload_zipcode_file(
         ctx.http,
         grant,
@@ -143,7 +143,7 @@ async def upload(ctx: Ctx, a: CurrentAssignment, zipcode: str, written: WrittenF
         zipcode,
         written,
         ctx.hotkey,
-        renew=lambda: ctx.api.folder_access(a.epoch_id),
+        renew=lambda: ctx.api.folder_access(a.epoch_id, zipcode, written.sha256),
     )
 
 
