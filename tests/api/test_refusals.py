@@ -322,7 +322,8 @@ async def test_rate_limit_counts_only_authenticated_requests(
         assert "X-RateLimit-Reset" in refused.headers
         # per route and per hotkey: other routes and other miners are unaffected
         grant_body = json.dumps({"zipcode": "10001", "sha256": "c" * 64}).encode()
-        assert (await send(server, miner, "POST", "/get-folder-access", grant_body)).status_code == 200
+        granted = await send(server, miner, "POST", "/get-folder-access", grant_body)
+        assert granted.status_code == 200
         assert (await send(server, server.keys.miner2, "GET", CURRENT)).status_code == 200
         text = server.state.metrics.render()
         assert 'resi_api_auth_failures_total{reason="RATE_LIMITED"} 1' in text
