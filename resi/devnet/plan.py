@@ -25,6 +25,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "sybil",
     "late",
     "stale-replay",
+    "attacker",  # tries the storage bypasses of issue 13; commits nothing
 )
 
 # Behaviours that must end with weight exactly 0.
@@ -68,6 +69,10 @@ def behaviours_for(scenario: str, miners: int | None) -> tuple[str, ...]:
     return tuple(base[i % len(base)] for i in range(count))
 
 
+# Behaviours aimed at another miner's files (the orchestrator hands them the victim's workdir).
+VICTIM_TAKERS: tuple[str, ...] = ("sybil", "attacker")
+
+
 def sybil_victims(behaviours: Sequence[str]) -> dict[int, int]:
     """For each sybil miner index, the index of the miner whose files it re-uploads.
 
@@ -75,10 +80,10 @@ def sybil_victims(behaviours: Sequence[str]) -> dict[int, int]:
     when a sybil has nobody to copy.
     """
     candidates = [i for i, b in enumerate(behaviours) if b == HONEST]
-    candidates += [i for i, b in enumerate(behaviours) if b not in ("sybil", HONEST)]
+    candidates += [i for i, b in enumerate(behaviours) if b not in (*VICTIM_TAKERS, HONEST)]
     out: dict[int, int] = {}
     for i, b in enumerate(behaviours):
-        if b == "sybil":
+        if b in VICTIM_TAKERS:
             if not candidates:
                 raise ConfigError("the sybil behaviour needs at least one other miner to copy")
             out[i] = candidates[0]

@@ -311,6 +311,30 @@ def _victim_committed(workdir: Path, epoch_id: str) -> list[tuple[str, Path]]:
     return out
 
 
+async def attacker(ctx: Ctx, a: CurrentAssignment) -> None:
+    """A local attacker (issue 13): once the victim has committed, try every storage bypass.
+
+    Logs an ``attack`` event whose note is the JSON ``AttackReport`` (``achieved`` must be empty).
+    """
+    from resi.devnet.attacker import try_bypasses
+
+    victim, victim_hotkey = ctx.miner.victim_workdir, ctx.miner.victim_hotkey
+    if victim is None or victim_hotkey is None:
+        return
+    files: list[tuple[str, Path]] = []
+    while datetime.now(UTC) < a.deadline and not files:
+        files = _victim_committed(victim, a.epoch_id)
+        if not files:
+            await anyio.sleep(0.5)
+    keypair = await anyio.to_thread.run_sync(
+        load_keypair, ctx.miner.wallet_name, ctx.miner.wallet_hotkey, ctx.spec.wallet_path
+    )
+    report = await try_bypasses(
+        ctx.api, ctx.spec.api_url, ctx.http, keypair, a.epoch_id, victim_hotkey, files
+    )
+    ctx.event(a.epoch_id, "attack", report.to_json())
+
+
 BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "honest": honest,
     "honest-slow": honest_slow,
@@ -321,6 +345,7 @@ BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "sybil": sybil,
     "late": late,
     "stale-replay": stale_replay,
+    "attacker": attacker,
 }
 
 

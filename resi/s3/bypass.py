@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import httpx
@@ -101,3 +102,25 @@ def _one(
         # gRPC ports speak HTTP/2 only and drop an HTTP/1.1 request: refused.
         return Attempt(port, method, path, None, False, type(exc).__name__)
     return Attempt(port, method, path, resp.status_code, secret in resp.content)
+
+
+def weed_pids(s3_port: int | None = None) -> list[int]:
+    """PIDs of running ``weed ... mini`` processes this user can see (Linux ``/proc``).
+
+    With ``s3_port``, only the one serving S3 on that port (so a probe never touches someone
+    else's server on a shared host).
+    """
+    wanted = None if s3_port is None else f"-s3.port={s3_port}".encode()
+    out: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or Path(argv[0].decode(errors="replace")).name != "weed" or b"mini" not in argv:
+            continue
+        if wanted is None or wanted in argv:
+            out.append(int(entry.name))
+    return sorted(out)
