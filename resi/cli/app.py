@@ -12,6 +12,7 @@ from resi.cli import (
     health,
     mine,
     replay,
+    s3_check,
     serve_api,
     sim_market,
     spot_check,
@@ -49,6 +50,7 @@ app.command("validate")(validate.command)
 app.command("spot-check")(spot_check.command)
 app.command("replay-epoch")(replay.command)
 app.command("health")(health.command)
+app.command("s3-check")(s3_check.command)
 app.command("devnet")(devnet.command)
 app.command("sim-market")(sim_market.command)
 app.add_typer(wallet.app, name="wallet")
