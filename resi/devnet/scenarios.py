@@ -326,6 +326,9 @@ async def attacker(ctx: Ctx, a: CurrentAssignment) -> None:
         files = _victim_committed(victim, a.epoch_id)
         if not files:
             await anyio.sleep(0.5)
+    if not files:
+        ctx.event(a.epoch_id, "attack", "no committed victim file to attack")
+        return
     keypair = await anyio.to_thread.run_sync(
         load_keypair, ctx.miner.wallet_name, ctx.miner.wallet_hotkey, ctx.spec.wallet_path
     )
