@@ -164,7 +164,11 @@ async def commit(
 async def submit(ctx: Ctx, a: CurrentAssignment, zipcode: str, listings: Sequence[Listing]) -> None:
     """Write, upload and commit one zipcode right away (earlier commits rank higher)."""
     written = await write(ctx, a, zipcode, listings)
-    key = await upload(ctx, a, zipcode, written)
+    try:
+        key = await upload(ctx, a, zipcode, written)
+    except ApiError as exc:  # e.g. the grant asked for after the deadline: 409 EPOCH_CLOSED
+        ctx.event(a.epoch_id, "upload_refused", f"grant refused: {exc.status} {exc.code}")
+        return
     await commit(ctx, a, [(zipcode, key, written)])
 
 
