@@ -25,6 +25,7 @@ from resi.errors import ApiError, KeyLayoutError
 from resi.s3.layout import is_in_prefix, miner_key, miner_prefix
 
 _HEAD_CONCURRENCY = 16
+_MIN_GRANT_LIFETIME = timedelta(seconds=3)
 
 
 async def current(request: web.Request) -> web.Response:
@@ -163,4 +164,8 @@ async def folder_access(request: web.Request) -> web.Response:
     except KeyLayoutError:
         raise ApiError(403, "FOREIGN_PREFIX", "hotkey cannot own an upload prefix") from None
     lifetime = timedelta(seconds=state.settings.miner_upload_grant_seconds)
-    return json_model(await upload_grant(state, key, min(epoch.deadline, now + lifetime)))
+    expires = min(epoch.deadline, now + lifetime)
+    if expires - now < _MIN_GRANT_LIFETIME:
+        # A policy living under a few seconds cannot carry an upload; it is closed, not down.
+        raise ApiError(409, "EPOCH_CLOSED", "too close to the deadline for an upload")
+    return json_model(await upload_grant(state, key, expires))

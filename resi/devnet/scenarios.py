@@ -245,7 +245,11 @@ async def late(ctx: Ctx, a: CurrentAssignment) -> None:
     items = []
     for t in a.zipcodes:
         written = await write(ctx, a, t.zipcode, await scrape(ctx, t))
-        items.append((t.zipcode, await upload(ctx, a, t.zipcode, written), written))
+        try:
+            items.append((t.zipcode, await upload(ctx, a, t.zipcode, written), written))
+        except ApiError as exc:  # a slow host reached the deadline while still uploading
+            ctx.event(a.epoch_id, "upload_refused", f"grant refused: {exc.status} {exc.code}")
+            break
     await anyio.sleep(seconds_until(a.deadline) + 0.5)
     await commit(ctx, a, items)
 
