@@ -11,8 +11,9 @@ async context manager.
 
 ``weed mini`` also opens master, volume and filer HTTP ports, which bypass every S3 policy unless
 they are locked: each start writes a fresh ``security.toml`` (random JWT signing keys for volume and
-filer reads and writes; ``weed`` reads it from its working directory, the data dir) and passes
-``-disableHttp`` so the master answers no HTTP API call. Only the S3 port is usable without a
+filer reads and writes, and mutual TLS on every gRPC port when ``openssl`` is available; ``weed``
+reads it from its working directory, the data dir) and passes ``-disableHttp`` so the master
+answers no HTTP API call. Only the S3 port is usable without a
 secret; ``listening_ports()`` lists what the process opened, so tests can check it.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import random
 import secrets
@@ -29,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
@@ -40,6 +43,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from resi.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 _SERVICES: Final = ("master", "volume", "filer", "s3", "admin")
 _GRPC_OFFSET: Final = 10_000
@@ -170,11 +175,16 @@ class LocalS3:
     def _write_security(self) -> None:
         """A fresh ``security.toml`` in the data dir (weed's working directory), mode 0600.
 
-        Keys are new on every start: JWTs live seconds, so nothing needs the old ones.
+        Keys are new on every start: JWTs live seconds, so nothing needs the old ones. With
+        ``openssl`` on PATH, a fresh CA and node certificate also lock every gRPC port (mutual
+        TLS); without it the gRPC ports stay open to local gRPC clients (logged).
         """
         path = self.data_dir / "security.toml"
+        tls = write_grpc_certs(self.data_dir / "tls")
+        if tls is None:
+            log.warning("openssl not found: SeaweedFS gRPC ports run without mutual TLS")
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(security_toml())
+        tmp.write_text(security_toml(tls))
         tmp.chmod(0o600)
         tmp.replace(path)
 
@@ -385,18 +395,71 @@ def _identity(name: str, actions: list[str]) -> dict[str, object]:
     }
 
 
-def security_toml() -> str:
+_GRPC_COMPONENTS: Final = (
+    "master", "volume", "filer", "s3", "admin", "worker", "msg_broker", "msg_agent", "mq", "client"
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GrpcCerts:
+    """A private CA and one node certificate (server and client use) for SeaweedFS gRPC mTLS."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def write_grpc_certs(tls_dir: Path) -> GrpcCerts | None:
+    """Create a fresh CA + node certificate in ``tls_dir`` (keys 0600); None without ``openssl``.
+
+    Raises ``StorageError`` if openssl fails.
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ca, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
+    cert, key, csr, ext = (tls_dir / n for n in ("node.crt", "node.key", "node.csr", "ext.cnf"))
+    ext.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "3650",
+         "-subj", "/CN=resi-local-seaweedfs-ca"],
+        [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=resi-local-seaweedfs"],
+        [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "3650", "-extfile", ext],
+    ]  # fmt: skip
+    for step in steps:
+        done = subprocess.run([str(a) for a in step], capture_output=True, check=False)
+        if done.returncode != 0:
+            raise StorageError(
+                f"openssl failed making SeaweedFS certificates: {done.stderr[-300:]!r}"
+            )
+    for private in (ca_key, key):
+        private.chmod(0o600)
+    return GrpcCerts(ca=ca, cert=cert, key=key)
+
+
+def security_toml(tls: GrpcCerts | None = None) -> str:
     """SeaweedFS ``security.toml`` text with fresh random JWT keys for every internal HTTP API.
 
     ``jwt.signing`` (+``.read``): volume writes and reads need a JWT the master mints;
     ``jwt.filer_signing`` (+``.read``): filer HTTP reads and writes need a JWT the S3 gateway
-    mints. The volume and filer UIs and directory listings are off.
+    mints. The volume and filer UIs and directory listings are off. With ``tls``, every gRPC
+    server and client uses mutual TLS with that CA (a gRPC caller without the key is refused).
     """
 
     def key() -> str:
         return secrets.token_hex(32)
 
-    return (
+    grpc = ""
+    if tls is not None:
+        grpc = f'[grpc]\nca = "{tls.ca}"\n' + "".join(
+            f'[grpc.{c}]\ncert = "{tls.cert}"\nkey = "{tls.key}"\n' for c in _GRPC_COMPONENTS
+        )
+    return grpc + (
         "# Written by resi (resi/s3/local.py) on every start; keys are random and short-lived.\n"
         f'[jwt.signing]\nkey = "{key()}"\nexpires_after_seconds = 10\n'
         f'[jwt.signing.read]\nkey = "{key()}"\nexpires_after_seconds = 10\n'

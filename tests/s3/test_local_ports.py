@@ -10,6 +10,8 @@ and DELETE requests; none may read or change anything.
 from __future__ import annotations
 
 import secrets
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +75,29 @@ def test_security_file_is_private_and_fresh_per_start(private_s3: LocalS3) -> No
     for section in ("[jwt.signing]", "[jwt.signing.read]", "[jwt.filer_signing]"):
         assert section in text
     assert 'key = ""' not in text
+
+
+def _tls_refused(port: int, ca: Path) -> bool:
+    """True if a TLS client WITHOUT a certificate is turned away by the gRPC server on ``port``."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = False
+    ctx.set_alpn_protocols(["h2"])
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
+        try:
+            with ctx.wrap_socket(raw) as tls:
+                # TLS 1.3: the server's "certificate required" alert arrives after the handshake.
+                tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                return tls.recv(1) == b""
+        except (ssl.SSLError, ConnectionError):
+            return True
+
+
+def test_grpc_ports_demand_a_client_certificate(private_s3: LocalS3) -> None:
+    """A local gRPC client (weed shell, grpcurl) could edit the filer; mTLS turns it away."""
+    ca = Path(private_s3.data_dir) / "tls" / "ca.crt"
+    assert ca.is_file()
+    assert (Path(private_s3.data_dir) / "tls" / "node.key").stat().st_mode & 0o077 == 0
+    for name in ("master", "volume", "filer", "s3"):
+        port = private_s3.ports[name] + 10_000
+        assert port in private_s3.listening_ports()
+        assert _tls_refused(port, ca), f"{name} gRPC port {port} accepted a client without a cert"
