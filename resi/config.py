@@ -351,6 +351,37 @@ class ApiServerSettings(
         if isinstance(v, str):
             return tuple(s.strip() for s in v.split(",") if s.strip())
         return v
+    ip_failure_burst: int = Field(
+        60,
+        gt=0,
+        description="Failed authentications (bad signature, replay, unregistered key) one client "
+        "address may cause before its signed requests are refused unverified (429).",
+    )
+    ip_failures_per_minute: float = Field(
+        30.0, ge=0, description="How fast an address regains failed-authentication budget."
+    )
+    trust_forwarded_for: bool = Field(
+        False,
+        description="Take the client address from the last X-Forwarded-For hop (only behind a "
+        "reverse proxy that sets it).",
+    )
+    body_read_timeout: float = Field(
+        30.0, gt=0, description="Seconds a client may take to send a request body (else 408)."
+    )
+    header_max_bytes: int = Field(
+        8_190, gt=0, description="Longest request line or header field the API reads (else 400)."
+    )
+    min_upload_bytes: int = Field(
+        8, ge=1, description="Smallest object an upload grant allows (a Parquet file's two magics)."
+    )
+    miner_upload_grant_seconds: int = Field(
+        900,
+        gt=0,
+        description="Lifetime of a miner's one-object upload grant (never past the deadline).",
+    )
+    validator_upload_grant_seconds: int = Field(
+        3_600, gt=0, description="Lifetime of a validator's one-report upload grant."
+    )
 
 
 class MinerSettings(

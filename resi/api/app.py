@@ -29,7 +29,7 @@ from resi.api import (
 )
 from resi.api import client as paths
 from resi.api.assignment_doc import SignedAssignment
-from resi.api.auth import gate_middleware
+from resi.api.auth import IP_LIMITER_KEY, gate_middleware
 from resi.api.background import (
     PURGE_SECONDS,
     EpochManagerLike,
@@ -40,7 +40,8 @@ from resi.api.background import (
     run_manager_once,
 )
 from resi.api.explorer import miner_report
-from resi.api.middleware import error_middleware
+from resi.api.iplimit import IpFailureLimiter
+from resi.api.middleware import error_middleware, quiet_protocol_logger
 from resi.api.openapi import build_openapi
 from resi.api.schemas import (
     Consensus,
@@ -86,16 +87,16 @@ def route_specs() -> list[RouteSpec]:
                   request=StatusUpdate, response=StatusReceipt, errors=(409,)),
         RouteSpec("folder_access", "POST", paths.FOLDER_ACCESS, Role.MINER,
                   miner_routes.folder_access,
-                  "Presigned POST for the caller's own prefix, expiring at the deadline.",
-                  request=FolderAccessRequest, response=UploadGrant, errors=(409,)),
+                  "Presigned POST for ONE object: the caller's file of a zipcode (by sha256).",
+                  request=FolderAccessRequest, response=UploadGrant, errors=(400, 409)),
         RouteSpec("epoch_inputs", "GET", paths.EPOCH_INPUTS, Role.VALIDATOR,
                   validator_routes.epoch_inputs,
                   "Assignments with honeypot flags, seed and commits of a COMPLETED epoch.",
                   response=EpochInputs, path_params=("epoch_id",), errors=(400, 404, 409)),
         RouteSpec("validator_upload", "POST", paths.VALIDATOR_UPLOAD, Role.VALIDATOR,
                   validator_routes.validator_upload,
-                  "Presigned POST for validators/hotkey={hotkey}/epoch={id}/.",
-                  request=ValidatorUploadRequest, response=UploadGrant),
+                  "Presigned POST for one report file of a COMPLETED epoch, own prefix only.",
+                  request=ValidatorUploadRequest, response=UploadGrant, errors=(409,)),
         RouteSpec("validator_results", "POST", paths.VALIDATOR_RESULTS, Role.VALIDATOR,
                   validator_routes.post_result,
                   "Publish a consensus hash and report key for a COMPLETED epoch.",
@@ -195,6 +196,9 @@ def create_app(
         client_max_size=settings.max_body_bytes,
     )
     app[STATE_KEY] = state
+    app[IP_LIMITER_KEY] = IpFailureLimiter(
+        settings.ip_failure_burst, settings.ip_failures_per_minute
+    )
     app[BACKGROUND_KEY] = background
     app[MANAGER_KEY] = manager
     signed_routes.install(app, keypair)
@@ -205,6 +209,23 @@ def create_app(
     explorer.install(app)
     app.cleanup_ctx.append(_background_ctx)
     return app
+
+
+def server_options(settings: ApiServerSettings) -> dict[str, Any]:
+    """Keyword arguments for ``web.AppRunner`` (and aiohttp's test server): the HTTP framing limits.
+
+    Oversized request lines/headers and malformed framing are answered by aiohttp with a short
+    plain 400; ``quiet_protocol_logger`` logs them as one debug line instead of a traceback, so
+    nobody can flood the log. ``handler_cancellation`` stops the work of a client that hung up.
+    """
+    return {
+        "access_log": None,
+        "handle_signals": False,
+        "handler_cancellation": True,
+        "max_line_size": settings.header_max_bytes,
+        "max_field_size": settings.header_max_bytes,
+        "logger": quiet_protocol_logger(),
+    }
 
 
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -251,7 +272,7 @@ async def serve(settings: ApiServerSettings) -> None:
                 secret=secret,
                 manager=manager,
             )
-            await _run_until_signal(app, settings.host, settings.port)
+            await _run_until_signal(app, settings)
     finally:
         await chain.close()
         await store.close()
@@ -283,8 +304,9 @@ async def _build_manager(settings: ApiServerSettings, store: Any, secret: str) -
     return EpochManager(store, settings, secret, catalog)
 
 
-async def _run_until_signal(app: web.Application, host: str, port: int) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def _run_until_signal(app: web.Application, settings: ApiServerSettings) -> None:
+    host, port = settings.host, settings.port
+    runner = web.AppRunner(app, **server_options(settings))
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, reuse_port=False)

@@ -1,14 +1,16 @@
 """The gate middleware: btauth/1 (401) → registration (403) → rate limit (429) → body (400/422).
 
-Order matters and follows DESIGN §4: nothing is counted or parsed for a caller that has not
-proved its identity, and the replay store is the shared database so a replayed request is
-refused on every replica. The hot path writes the nonce and the rate hit in one batched
-transaction (``resi.epoch.store.admission``); ``authenticate``/``rate_limit`` remain as the
-one-request-at-a-time building blocks.
+Order matters and follows DESIGN §4: nothing is counted, stored or parsed for a caller that has
+not proved its identity and registration, and the replay store is the shared database so a
+replayed request is refused on every replica. The hot path writes the nonce and the rate hit in
+one batched transaction (``resi.epoch.store.admission``); ``authenticate``/``rate_limit`` remain
+as the one-request-at-a-time building blocks. A per-address failure budget
+(``resi.api.iplimit``) runs first, so strangers cannot make the API verify signatures for free.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +19,7 @@ from aiohttp import web
 from bittensor import http_auth
 from pydantic import BaseModel, ValidationError
 
+from resi.api.iplimit import IpFailureLimiter, client_address
 from resi.api.ratelimit import RateDecision, seconds_to_reset, window_start
 from resi.api.spec import Role, RouteSpec, spec_for
 from resi.api.state import ApiState, admissions_of, state_of
@@ -26,6 +29,7 @@ from resi.errors import ApiError
 
 CALLER_KEY: web.RequestKey[Neuron] = web.RequestKey("resi_caller", Neuron)
 BODY_KEY: web.RequestKey[Any] = web.RequestKey("resi_body", object)
+IP_LIMITER_KEY: web.AppKey[IpFailureLimiter] = web.AppKey("resi_ip_limiter", IpFailureLimiter)
 
 # Nonce rows outlive the freshness window by a margin so replica clock drift cannot open a gap.
 _NONCE_RETENTION_MARGIN = timedelta(seconds=60)
@@ -45,29 +49,53 @@ _ACCEPT_ALL = _AcceptAll()
 async def gate_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Authenticate, authorise, rate-limit and parse the body of routes that need it.
 
-    The nonce insert and the rate hit are one ``admit_requests`` transaction shared with the
-    other requests in flight (``AdmissionBatcher``); the refusal order stays 401 → 403 → 429.
+    An address that spent its failed-authentication budget is refused (429) before its body is
+    read or its signature verified. Registration is checked before anything is written, so a
+    stranger's request stores nothing (no nonce, no count). The nonce insert and the rate hit are
+    one ``admit_requests`` transaction shared with the other requests in flight
+    (``AdmissionBatcher``); the refusal order stays 401 → 403 → 429.
     """
     spec = spec_for(request)
     if spec is None or spec.role is Role.PUBLIC:
         return await handler(request)
     state = state_of(request)
-    raw = await request.read()  # aiohttp enforces client_max_size here (→ 413)
-    caller = verify_signature(request, raw, state)
+    limiter: IpFailureLimiter = request.app[IP_LIMITER_KEY]
+    address = client_address(request, state.settings.trust_forwarded_for)
+    wait = limiter.retry_after(address)
+    if wait:
+        state.metrics.auth_failures.inc("ADDRESS_LIMITED")
+        raise ApiError(
+            429,
+            "ADDRESS_LIMITED",
+            "too many failed authentications from this address; retry later",
+            {"Retry-After": str(wait)},
+        )
+    try:
+        raw = await read_body(request, state.settings.body_read_timeout)
+        caller = verify_signature(request, raw, state)
+    except ApiError:
+        limiter.charge(address)
+        raise
     hotkey = caller.hotkey_ss58
     member = membership_check(hotkey, spec.role, state)
+    if isinstance(member, ApiError):
+        if member.code == "NOT_REGISTERED":
+            limiter.charge(address)
+        raise _counted_refusal(member, state)
     now = state.now()
     start = window_start(now)
     limit = state.settings.rate_limit_per_minute
-    # Only a registered caller is counted (DESIGN §4); every verified nonce is recorded.
-    rate = RateHit(spec.name, start, limit) if isinstance(member, Neuron) else None
     admitted = await admissions_of(state).admit(
-        Admission(hotkey, caller.nonce_ns, nonce_expiry(caller.nonce_ns, state), rate)
+        Admission(
+            hotkey,
+            caller.nonce_ns,
+            nonce_expiry(caller.nonce_ns, state),
+            RateHit(spec.name, start, limit),
+        )
     )
     if not admitted.fresh:
+        limiter.charge(address)
         raise _replayed(state)
-    if isinstance(member, ApiError):
-        raise _counted_refusal(member, state)
     decision = RateDecision(admitted.allowed, limit, admitted.count, seconds_to_reset(now, start))
     headers = decision.headers()
     if not decision.allowed:
@@ -85,6 +113,19 @@ async def gate_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         raise
     response.headers.update(headers)
     return response
+
+
+async def read_body(request: web.Request, seconds: float) -> bytes:
+    """The whole request body within ``seconds``.
+
+    Raises ``ApiError`` 408 ``BODY_TIMEOUT`` for a slow sender (a slow-body attack holds a
+    connection and a handler otherwise); aiohttp raises 413 past ``client_max_size``.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise ApiError(408, "BODY_TIMEOUT", "request body was not received in time") from None
 
 
 def verify_signature(request: web.Request, raw: bytes, state: ApiState) -> http_auth.Caller:

@@ -154,9 +154,9 @@ class ApiClient:
         """The active epoch's assignment (registered miners)."""
         return await self._call("GET", CURRENT, CurrentAssignment, retry=True)
 
-    async def folder_access(self, epoch_id: str | None = None) -> UploadGrant:
-        """A presigned POST for this miner's own prefix, expiring at the epoch deadline."""
-        body = FolderAccessRequest(epoch_id=epoch_id)
+    async def folder_access(self, epoch_id: str | None, zipcode: str, sha256: str) -> UploadGrant:
+        """A presigned POST for this miner's one file of ``zipcode`` (content hash ``sha256``)."""
+        body = FolderAccessRequest(epoch_id=epoch_id, zipcode=zipcode, sha256=sha256)
         return await self._call("POST", FOLDER_ACCESS, UploadGrant, body=body, retry=True)
 
     async def post_status(
@@ -180,9 +180,12 @@ class ApiClient:
         path = EPOCH_INPUTS.format(epoch_id=epoch_id)
         return await self._call("GET", path, EpochInputs, retry=True)
 
-    async def validator_upload_access(self, epoch_id: str) -> UploadGrant:
-        """A presigned POST for ``validators/hotkey={hotkey}/epoch={epoch_id}/``."""
-        body = ValidatorUploadRequest(epoch_id=epoch_id)
+    async def validator_upload_access(self, epoch_id: str, name: str) -> UploadGrant:
+        """A presigned POST for ``name`` in this validator's prefix for ``epoch_id`` (done epochs).
+
+        ``name`` is one of the three report files; pydantic raises ``ValidationError`` otherwise.
+        """
+        body = ValidatorUploadRequest.model_validate({"epoch_id": epoch_id, "name": name})
         return await self._call("POST", VALIDATOR_UPLOAD, UploadGrant, body=body, retry=True)
 
     async def post_result(

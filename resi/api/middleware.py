@@ -12,16 +12,40 @@ import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from resi.api.state import state_of
 from resi.errors import ApiError, ChainError, StorageError, StoreError
 
 log = logging.getLogger(__name__)
 
+
+class _QuietProtocolLogger(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server logger, minus tracebacks for what a client's bytes alone cause.
+
+    aiohttp logs every malformed request (header too long, bad framing, bad method) with
+    ``logger.exception``: a full traceback per request, which lets anyone flood the log. Those
+    become one debug line; every other exception (a bug on our side) keeps its traceback.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kw: Any) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(exc, HttpProcessingError | ConnectionError):
+            self.logger.debug("%s: %s", str(msg) % args if args else msg, type(exc).__name__)
+            return
+        self.logger.error(msg, *args, exc_info=exc_info, **kw)
+
+
+def quiet_protocol_logger() -> logging.LoggerAdapter[logging.Logger]:
+    """The logger to hand aiohttp's request handler (``server_options`` in ``resi.api.app``)."""
+    return _QuietProtocolLogger(logging.getLogger("aiohttp.server"), {})
+
+
 _HTTP_CODES = {
     400: "BAD_REQUEST",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
+    408: "BODY_TIMEOUT",
     413: "BODY_TOO_LARGE",
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -25,6 +25,7 @@ from resi.errors import ApiError, KeyLayoutError
 from resi.s3.layout import is_in_prefix, miner_key, miner_prefix
 
 _HEAD_CONCURRENCY = 16
+_MIN_GRANT_LIFETIME = timedelta(seconds=3)
 
 
 async def current(request: web.Request) -> web.Response:
@@ -139,7 +140,11 @@ async def _object_sizes(state: ApiState, keys: list[str]) -> dict[str, int | Non
 
 
 async def folder_access(request: web.Request) -> web.Response:
-    """`POST /get-folder-access`: a presigned POST for the caller's own prefix."""
+    """`POST /get-folder-access`: a presigned POST for ONE object, the caller's file of a zipcode.
+
+    The key is ``miner_key(caller, epoch, zipcode, sha256)``; the zipcode must be assigned in the
+    open epoch. The grant lives ``miner_upload_grant_seconds``, never past the deadline.
+    """
     state = state_of(request)
     now = state.now()
     body: FolderAccessRequest = request[BODY_KEY]
@@ -151,5 +156,16 @@ async def folder_access(request: web.Request) -> web.Response:
     else:
         epoch = await epochs.require_epoch(state, body.epoch_id)
     _require_open(epoch, now)
-    prefix = miner_prefix(neuron.hotkey, epoch.epoch_id)
-    return json_model(await upload_grant(state, prefix, epoch.deadline))
+    assigned = {a.zipcode for a in await epochs.assignments(state, epoch.epoch_id)}
+    if body.zipcode not in assigned:
+        raise ApiError(400, "NOT_ASSIGNED", f"zipcode {body.zipcode} is not in this epoch")
+    try:
+        key = miner_key(neuron.hotkey, epoch.epoch_id, body.zipcode, body.sha256)
+    except KeyLayoutError:
+        raise ApiError(403, "FOREIGN_PREFIX", "hotkey cannot own an upload prefix") from None
+    lifetime = timedelta(seconds=state.settings.miner_upload_grant_seconds)
+    expires = min(epoch.deadline, now + lifetime)
+    if expires - now < _MIN_GRANT_LIFETIME:
+        # A policy living under a few seconds cannot carry an upload; it is closed, not down.
+        raise ApiError(409, "EPOCH_CLOSED", "too close to the deadline for an upload")
+    return json_model(await upload_grant(state, key, expires))

@@ -18,13 +18,16 @@ def json_model(model: BaseModel, status: int = 200) -> web.Response:
     )
 
 
-async def upload_grant(state: ApiState, prefix: str, expires_at: datetime) -> UploadGrant:
-    """Presigned POST for keys under ``prefix`` (1..max_upload_bytes bytes) until ``expires_at``."""
+async def upload_grant(state: ApiState, key: str, expires_at: datetime) -> UploadGrant:
+    """Presigned POST for exactly ``key`` (min..max_upload_bytes bytes) until ``expires_at``.
+
+    One grant, one object: the policy names the key (``eq``), so a grant cannot fill the bucket.
+    """
     # The issuer rounds the lifetime up to whole seconds; ask for a second less so the policy
     # itself never outlives ``expires_at`` (the epoch deadline for miners).
-    post = await state.s3.presigned_post(
-        prefix,
-        min_bytes=1,
+    post = await state.s3.presigned_post_key(
+        key,
+        min_bytes=state.settings.min_upload_bytes,
         max_bytes=state.settings.max_upload_bytes,
         expires_at=expires_at - timedelta(seconds=1),
     )
@@ -34,4 +37,5 @@ async def upload_grant(state: ApiState, prefix: str, expires_at: datetime) -> Up
         key_prefix=post.key_prefix,
         max_bytes=post.max_bytes,
         expires_at=min(post.expires_at, expires_at),
+        key=post.key,
     )

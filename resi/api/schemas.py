@@ -90,19 +90,25 @@ class StatusReceipt(_Response):
 
 
 class FolderAccessRequest(_Request):
-    """`POST /get-folder-access` (epoch defaults to the current one)."""
+    """`POST /get-folder-access`: a grant for ONE object, the file of ``zipcode`` with ``sha256``.
+
+    The epoch defaults to the current one.
+    """
 
     epoch_id: str | None = Field(None, pattern=EPOCH_ID)
+    zipcode: str = Field(pattern=r"^[0-9]{5}$")
+    sha256: str = Field(pattern=HEX64)
 
 
 class UploadGrant(_Response):
-    """A presigned POST restricted to ``key_prefix``; upload fields first, the file last."""
+    """A presigned POST for the one object ``key`` (in ``key_prefix``); fields first, file last."""
 
     url: str
     fields: dict[str, str]
     key_prefix: str
     max_bytes: int
     expires_at: datetime
+    key: str | None = None
 
 
 # ----------------------------------------------------------------- validators
@@ -143,8 +149,14 @@ class EpochInputs(_Response):
     commits: list[CommitForValidator]
 
 
+ReportName = Literal["validated_data.parquet", "validation_report.json", "epoch_metadata.json"]
+
+
 class ValidatorUploadRequest(_Request):
+    """`POST /api/v1/s3-access/validator-upload`: a grant for one report file of a done epoch."""
+
     epoch_id: str = Field(pattern=EPOCH_ID)
+    name: ReportName
 
 
 SCORE_DECIMAL = r"^[0-9]{1,3}\.[0-9]{9}$"

@@ -25,14 +25,13 @@ from resi.api.state import ApiState, effective_state, state_of
 from resi.epoch.models import Commit, Epoch, EpochState
 from resi.epoch.secrets import validation_seed
 from resi.errors import ApiError
-from resi.s3.layout import is_in_prefix, validator_prefix
+from resi.s3.layout import is_in_prefix, validator_key, validator_prefix
 from resi.score.consensus import consensus_hash
 
 _EPOCH_ID_RE = re.compile(EPOCH_ID)
 _DONE = (EpochState.COMPLETED, EpochState.ARCHIVED)
 # Validators download during the next epoch; URLs outlive it comfortably.
 DOWNLOAD_URL_SECONDS = 12 * 3600
-REPORT_UPLOAD_SECONDS = 6 * 3600
 _PRESIGN_CONCURRENCY = 64
 
 
@@ -102,13 +101,18 @@ async def _download_urls(state: ApiState, commits: list[Commit]) -> list[str]:
 
 
 async def validator_upload(request: web.Request) -> web.Response:
-    """`POST /api/v1/s3-access/validator-upload`: grant for the ``validator_prefix``."""
+    """`POST /api/v1/s3-access/validator-upload`: grant for one report file of a done epoch.
+
+    Only for COMPLETED (or archived) epochs, only ``validators/{caller}/epoch={id}/{name}`` with
+    ``name`` one of the three report files; lives ``validator_upload_grant_seconds``.
+    """
     state = state_of(request)
     body: ValidatorUploadRequest = request[BODY_KEY]
     epoch = await epochs.require_epoch(state, body.epoch_id)
-    prefix = validator_prefix(request[CALLER_KEY].hotkey, epoch.epoch_id)
-    expires = state.now() + timedelta(seconds=REPORT_UPLOAD_SECONDS)
-    return json_model(await upload_grant(state, prefix, expires))
+    _require_completed(state, epoch)
+    key = validator_key(request[CALLER_KEY].hotkey, epoch.epoch_id, body.name)
+    expires = state.now() + timedelta(seconds=state.settings.validator_upload_grant_seconds)
+    return json_model(await upload_grant(state, key, expires))
 
 
 async def post_result(request: web.Request) -> web.Response:

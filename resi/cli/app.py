@@ -14,6 +14,7 @@ from resi.cli import (
     mine,
     replay,
     report,
+    s3_check,
     serve_api,
     sim_market,
     spot_check,
@@ -52,6 +53,7 @@ app.command("spot-check")(spot_check.command)
 app.command("replay-epoch")(replay.command)
 app.command("health")(health.command)
 app.command("report")(report.command)
+app.command("s3-check")(s3_check.command)
 app.command("devnet")(devnet.command)
 app.command("sim-market")(sim_market.command)
 app.add_typer(wallet.app, name="wallet")

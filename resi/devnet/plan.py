@@ -32,6 +32,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "late-fabricator",
     "honeypot-avoider",
     "sybil-coldkey",
+    "attacker",  # tries the storage bypasses of issue 13; commits nothing
 )
 
 # Sybils copy a victim; `sybil-coldkey` also registers its hotkey under the victim's coldkey.
@@ -79,6 +80,10 @@ def behaviours_for(scenario: str, miners: int | None) -> tuple[str, ...]:
     return tuple(base[i % len(base)] for i in range(count))
 
 
+# Behaviours aimed at another miner's files (the orchestrator hands them the victim's workdir).
+VICTIM_TAKERS: frozenset[str] = SYBILS | {"attacker"}
+
+
 def sybil_victims(behaviours: Sequence[str]) -> dict[int, int]:
     """For each sybil miner index, the index of the miner whose files it re-uploads.
 
@@ -86,10 +91,10 @@ def sybil_victims(behaviours: Sequence[str]) -> dict[int, int]:
     when a sybil has nobody to copy.
     """
     candidates = [i for i, b in enumerate(behaviours) if b == HONEST]
-    candidates += [i for i, b in enumerate(behaviours) if b not in SYBILS | {HONEST}]
+    candidates += [i for i, b in enumerate(behaviours) if b not in (*VICTIM_TAKERS, HONEST)]
     out: dict[int, int] = {}
     for i, b in enumerate(behaviours):
-        if b in SYBILS:
+        if b in VICTIM_TAKERS:
             if not candidates:
                 raise ConfigError("the sybil behaviour needs at least one other miner to copy")
             out[i] = candidates[0]

@@ -140,7 +140,7 @@ async def write(
 
 async def upload(ctx: Ctx, a: CurrentAssignment, zipcode: str, written: WrittenFile) -> str:
     """Upload ``written`` under this miner's prefix; returns the object key."""
-    grant = await ctx.api.folder_access(a.epoch_id)
+    grant = await ctx.api.folder_access(a.epoch_id, zipcode, written.sha256)
     return await upload_zipcode_file(
         ctx.http,
         grant,
@@ -148,7 +148,7 @@ async def upload(ctx: Ctx, a: CurrentAssignment, zipcode: str, written: WrittenF
         zipcode,
         written,
         ctx.hotkey,
-        renew=lambda: ctx.api.folder_access(a.epoch_id),
+        renew=lambda: ctx.api.folder_access(a.epoch_id, zipcode, written.sha256),
     )
 
 
@@ -169,7 +169,11 @@ async def commit(
 async def submit(ctx: Ctx, a: CurrentAssignment, zipcode: str, listings: Sequence[Listing]) -> None:
     """Write, upload and commit one zipcode right away (earlier commits rank higher)."""
     written = await write(ctx, a, zipcode, listings)
-    key = await upload(ctx, a, zipcode, written)
+    try:
+        key = await upload(ctx, a, zipcode, written)
+    except ApiError as exc:  # e.g. the grant asked for after the deadline: 409 EPOCH_CLOSED
+        ctx.event(a.epoch_id, "upload_refused", f"grant refused: {exc.status} {exc.code}")
+        return
     await commit(ctx, a, [(zipcode, key, written)])
 
 
@@ -246,7 +250,11 @@ async def late(ctx: Ctx, a: CurrentAssignment) -> None:
     items = []
     for t in a.zipcodes:
         written = await write(ctx, a, t.zipcode, await scrape(ctx, t))
-        items.append((t.zipcode, await upload(ctx, a, t.zipcode, written), written))
+        try:
+            items.append((t.zipcode, await upload(ctx, a, t.zipcode, written), written))
+        except ApiError as exc:  # a slow host reached the deadline while still uploading
+            ctx.event(a.epoch_id, "upload_refused", f"grant refused: {exc.status} {exc.code}")
+            break
     await anyio.sleep(seconds_until(a.deadline) + 0.5)
     await commit(ctx, a, items)
 
@@ -441,6 +449,31 @@ async def sybil_coldkey(ctx: Ctx, a: CurrentAssignment) -> None:
     """A second hotkey of the victim's own coldkey: re-uploads the victim's files with a fresh
     ``scraped_at`` (so it is no byte-for-byte or value-for-value copy)."""
     await _copy_victim(ctx, a, lambda rows: fakes.restamp(rows, datetime.now(UTC)))
+async def attacker(ctx: Ctx, a: CurrentAssignment) -> None:
+    """A local attacker (issue 13): once the victim has committed, try every storage bypass.
+
+    Logs an ``attack`` event whose note is the JSON ``AttackReport`` (``achieved`` must be empty).
+    """
+    from resi.devnet.attacker import try_bypasses
+
+    victim, victim_hotkey = ctx.miner.victim_workdir, ctx.miner.victim_hotkey
+    if victim is None or victim_hotkey is None:
+        return
+    files: list[tuple[str, Path]] = []
+    while datetime.now(UTC) < a.deadline and not files:
+        files = _victim_committed(victim, a.epoch_id)
+        if not files:
+            await anyio.sleep(0.5)
+    if not files:
+        ctx.event(a.epoch_id, "attack", "no committed victim file to attack")
+        return
+    keypair = await anyio.to_thread.run_sync(
+        load_keypair, ctx.miner.wallet_name, ctx.miner.wallet_hotkey, ctx.spec.wallet_path
+    )
+    report = await try_bypasses(
+        ctx.api, ctx.spec.api_url, ctx.http, keypair, a.epoch_id, victim_hotkey, files
+    )
+    ctx.event(a.epoch_id, "attack", report.to_json())
 
 
 BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
@@ -459,6 +492,7 @@ BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "late-fabricator": late_fabricator,
     "honeypot-avoider": honeypot_avoider,
     "sybil-coldkey": sybil_coldkey,
+    "attacker": attacker,
 }
 
 

@@ -74,6 +74,7 @@ class PresignedPost:
 
     ``fields`` are the signed form fields (policy, signature, credential...), *without* ``key``:
     the uploader sends ``key`` (starting with ``key_prefix``) and the fields first, the file last.
+    ``key`` is set for a one-object grant (the policy says ``eq $key``): only that key uploads.
     """
 
     url: str
@@ -81,6 +82,7 @@ class PresignedPost:
     key_prefix: str
     max_bytes: int
     expires_at: datetime
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +263,41 @@ class S3Issuer:
             max_bytes=max_bytes,
             # botocore stamps the policy a moment after `now`, so this is never later than it.
             expires_at=now + timedelta(seconds=expires_in),
+        )
+
+    async def presigned_post_key(
+        self, key: str, *, min_bytes: int, max_bytes: int, expires_at: datetime
+    ) -> PresignedPost:
+        """A POST grant for exactly one ``key`` (policy ``{"key": key}``), sized in bounds.
+
+        Stores that enforce POST policies refuse any other key with it (SeaweedFS, AWS S3 and
+        MinIO do; see docs/storage.md). Raises like ``presigned_post``.
+        """
+        check_key(key)
+        if expires_at.tzinfo is None:
+            raise StorageError("expires_at must be timezone-aware")
+        expires_in = math.ceil((expires_at - datetime.now(UTC)).total_seconds())
+        if expires_in <= 0:
+            raise StorageError(f"upload grant would already be expired ({expires_at.isoformat()})")
+        if not 0 <= min_bytes <= max_bytes:
+            raise StorageError(f"bad upload size bounds {min_bytes}..{max_bytes}")
+        now = datetime.now(UTC)
+        with _boundary("presign upload"):
+            # A literal key (no ${filename}) makes botocore sign an exact-match key condition.
+            post = await self.client.generate_presigned_post(
+                Bucket=self.bucket,
+                Key=key,
+                Conditions=[["content-length-range", min_bytes, max_bytes]],
+                ExpiresIn=expires_in,
+            )
+        fields = {k: str(v) for k, v in post["fields"].items() if k != "key"}
+        return PresignedPost(
+            url=post["url"],
+            fields=fields,
+            key_prefix=key.rsplit("/", 1)[0] + "/",
+            max_bytes=max_bytes,
+            expires_at=now + timedelta(seconds=expires_in),
+            key=key,
         )
 
     async def presigned_get(self, key: str, *, expires_in: int) -> str:

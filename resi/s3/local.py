@@ -8,12 +8,20 @@ See ``docs/storage.md`` for what it does *not* enforce.
 read-only identity (kept across restarts so data and credentials survive), waits until the S3 port
 answers, creates the bucket and returns; ``stop()`` ends the process by its PID. It is also an
 async context manager.
+
+``weed mini`` also opens master, volume and filer HTTP ports, which bypass every S3 policy unless
+they are locked: each start writes a fresh ``security.toml`` (random JWT signing keys for volume and
+filer reads and writes, and mutual TLS on every gRPC port when ``openssl`` is available; ``weed``
+reads it from its working directory, the data dir) and passes ``-disableHttp`` so the master
+answers no HTTP API call. Only the S3 port is usable without a
+secret; ``listening_ports()`` lists what the process opened, so tests can check it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import random
 import secrets
@@ -23,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
@@ -34,6 +43,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from resi.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 _SERVICES: Final = ("master", "volume", "filer", "s3", "admin")
 _GRPC_OFFSET: Final = 10_000
@@ -144,11 +155,38 @@ class LocalS3:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def ports(self) -> dict[str, int]:
+        """The HTTP port of each service (``master``, ``volume``, ``filer``, ``s3``, ``admin``)."""
+        return dict(self._ports)
+
+    def listening_ports(self) -> list[int]:
+        """Every TCP port the running ``weed`` process listens on (sorted; from ``/proc``)."""
+        if self._proc is None:
+            return []
+        return listening_ports(self._proc.pid)
+
     # ------------------------------------------------------------------ config
 
     @property
     def _config_path(self) -> Path:
         return self.data_dir / "s3.json"
+
+    def _write_security(self) -> None:
+        """A fresh ``security.toml`` in the data dir (weed's working directory), mode 0600.
+
+        Keys are new on every start: JWTs live seconds, so nothing needs the old ones. With
+        ``openssl`` on PATH, a fresh CA and node certificate also lock every gRPC port (mutual
+        TLS); without it the gRPC ports stay open to local gRPC clients (logged).
+        """
+        path = self.data_dir / "security.toml"
+        tls = write_grpc_certs(self.data_dir / "tls")
+        if tls is None:
+            log.warning("openssl not found: SeaweedFS gRPC ports run without mutual TLS")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(security_toml(tls))
+        tmp.chmod(0o600)
+        tmp.replace(path)
 
     def _credentials(self) -> dict[str, tuple[str, str]]:
         """Read (or create once) the identities file, so restarts keep the same keys."""
@@ -194,6 +232,7 @@ class LocalS3:
             "-webdav=false",
             "-admin.ui=false",
             "-master.telemetry=false",
+            "-disableHttp",  # the master's HTTP API (assign, col/delete, vol/grow) is refused
             f"-s3.config={self._config_path}",
             f"-s3.localSocket={d / 's3.sock'}",
             f"-filer.localSocket={d / 'filer.sock'}",
@@ -212,6 +251,7 @@ class LocalS3:
         if self.running:
             return self
         self._credentials()
+        self._write_security()
         for sub in ("logs", "data", "admin"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         last_error = "not started"
@@ -307,6 +347,7 @@ class LocalS3:
         if not self._last_ports:
             raise StorageError("LocalS3.restart() needs a server that was started before")
         self._ports = dict(self._last_ports)
+        self._write_security()
         self._spawn()
         try:
             self._wait_ready()
@@ -352,3 +393,111 @@ def _identity(name: str, actions: list[str]) -> dict[str, object]:
         "credentials": [{"accessKey": secrets.token_hex(10), "secretKey": secrets.token_hex(20)}],
         "actions": actions,
     }
+
+
+_GRPC_COMPONENTS: Final = (
+    "master", "volume", "filer", "s3", "admin", "worker", "msg_broker", "msg_agent", "mq", "client"
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GrpcCerts:
+    """A private CA and one node certificate (server and client use) for SeaweedFS gRPC mTLS."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def write_grpc_certs(tls_dir: Path) -> GrpcCerts | None:
+    """Create a fresh CA + node certificate in ``tls_dir`` (keys 0600); None without ``openssl``.
+
+    Raises ``StorageError`` if openssl fails.
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ca, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
+    cert, key, csr, ext = (tls_dir / n for n in ("node.crt", "node.key", "node.csr", "ext.cnf"))
+    ext.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "3650",
+         "-subj", "/CN=resi-local-seaweedfs-ca"],
+        [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=resi-local-seaweedfs"],
+        [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "3650", "-extfile", ext],
+    ]  # fmt: skip
+    for step in steps:
+        done = subprocess.run([str(a) for a in step], capture_output=True, check=False)
+        if done.returncode != 0:
+            raise StorageError(
+                f"openssl failed making SeaweedFS certificates: {done.stderr[-300:]!r}"
+            )
+    for private in (ca_key, key):
+        private.chmod(0o600)
+    return GrpcCerts(ca=ca, cert=cert, key=key)
+
+
+def security_toml(tls: GrpcCerts | None = None) -> str:
+    """SeaweedFS ``security.toml`` text with fresh random JWT keys for every internal HTTP API.
+
+    ``jwt.signing`` (+``.read``): volume writes and reads need a JWT the master mints;
+    ``jwt.filer_signing`` (+``.read``): filer HTTP reads and writes need a JWT the S3 gateway
+    mints. The volume and filer UIs and directory listings are off. With ``tls``, every gRPC
+    server and client uses mutual TLS with that CA (a gRPC caller without the key is refused).
+    """
+
+    def key() -> str:
+        return secrets.token_hex(32)
+
+    grpc = ""
+    if tls is not None:
+        grpc = f'[grpc]\nca = "{tls.ca}"\n' + "".join(
+            f'[grpc.{c}]\ncert = "{tls.cert}"\nkey = "{tls.key}"\n' for c in _GRPC_COMPONENTS
+        )
+    return grpc + (
+        "# Written by resi (resi/s3/local.py) on every start; keys are random and short-lived.\n"
+        f'[jwt.signing]\nkey = "{key()}"\nexpires_after_seconds = 10\n'
+        f'[jwt.signing.read]\nkey = "{key()}"\nexpires_after_seconds = 10\n'
+        f'[jwt.filer_signing]\nkey = "{key()}"\nexpires_after_seconds = 10\n'
+        f'[jwt.filer_signing.read]\nkey = "{key()}"\nexpires_after_seconds = 10\n'
+        "[access]\nui = false\n"
+        "[filer.expose_directory_metadata]\nenabled = false\n"
+    )
+
+
+def listening_ports(pid: int) -> list[int]:
+    """TCP ports in LISTEN state owned by process ``pid`` (Linux ``/proc``; sorted).
+
+    Matches the socket inodes of ``/proc/<pid>/fd`` against ``/proc/net/tcp`` and ``tcp6``.
+    Returns ``[]`` when ``/proc`` is unavailable or the process is gone.
+    """
+    inodes: set[str] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        fds = list(fd_dir.iterdir())
+    except OSError:
+        return []
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            # cols: sl, local_address, rem_address, st, ..., inode (index 9); 0A = LISTEN
+            if len(cols) > 9 and cols[3] == "0A" and cols[9] in inodes:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)

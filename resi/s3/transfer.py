@@ -51,6 +51,8 @@ class UploadGrantLike(Protocol):
     def max_bytes(self) -> int: ...
     @property
     def expires_at(self) -> datetime: ...
+    @property
+    def key(self) -> str | None: ...
 
 
 G = TypeVar("G", bound=UploadGrantLike)
@@ -151,6 +153,8 @@ async def _file_body(head: bytes, path: Path, size: int, tail: bytes) -> AsyncIt
 
 
 def _check_upload(grant: UploadGrantLike, key: str, size: int) -> None:
+    if grant.key is not None and key != grant.key:
+        raise KeyLayoutError(f"key {key!r} is not the granted key {grant.key!r}")
     if not is_in_prefix(key, grant.key_prefix):
         raise KeyLayoutError(f"key {key!r} is outside the granted prefix {grant.key_prefix!r}")
     if size > grant.max_bytes:

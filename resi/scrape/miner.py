@@ -203,8 +203,6 @@ class Miner:
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._on_progress = on_progress
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(120.0))
-        self._grants: dict[str, UploadGrant] = {}
-        self._grant_lock = anyio.Lock()
         # Asked for a signed assignment while the API is unreachable (resi.scrape.relay_client).
         self._relay = relay
 
@@ -397,7 +395,8 @@ class Miner:
         while True:
             try:
                 if progress.phase == "written":
-                    grant = await self._grant(assignment.epoch_id)
+                    # One grant per file: the policy names exactly this file's key.
+                    grant = await self._grant(assignment.epoch_id, zipcode, written.sha256)
                     progress.key = await upload_zipcode_file(
                         self._http,
                         grant,
@@ -405,7 +404,7 @@ class Miner:
                         zipcode,
                         written,
                         self.hotkey,
-                        renew=lambda: self._grant(assignment.epoch_id, fresh=True),
+                        renew=lambda: self._grant(assignment.epoch_id, zipcode, written.sha256),
                     )
                     progress.phase = "uploaded"
                     await self.store.save(state)
@@ -447,13 +446,9 @@ class Miner:
             return True
         return False
 
-    async def _grant(self, epoch_id: str, *, fresh: bool = False) -> UploadGrant:
-        async with self._grant_lock:
-            grant = self._grants.get(epoch_id)
-            if grant is None or fresh or grant.expires_at <= self.now():
-                grant = await self.client.folder_access(epoch_id)
-                self._grants[epoch_id] = grant
-            return grant
+    async def _grant(self, epoch_id: str, zipcode: str, sha256: str) -> UploadGrant:
+        """A fresh one-object upload grant for this file (grants are per key, never shared)."""
+        return await self.client.folder_access(epoch_id, zipcode, sha256)
 
     async def _report(
         self,

@@ -10,6 +10,7 @@ checkpointed in ``workdir`` after every step so a crash resumes where it stopped
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -382,15 +383,16 @@ class Validator:
 
         await anyio.to_thread.run_sync(write_all)
         epoch_id = record.epoch_id
-        grant = await self.client.validator_upload_access(epoch_id)
         names = (DATA_NAME, REPORT_NAME, METADATA_NAME)
         for i, name in enumerate(names, start=1):
+            # One grant per report file: the policy names exactly that key.
+            renew = functools.partial(self.client.validator_upload_access, epoch_id, name)
             await upload_file(
                 self.http,
-                grant,
+                await renew(),
                 validator_key(self.hotkey, epoch_id, name),
                 out / name,
-                renew=lambda: self.client.validator_upload_access(epoch_id),
+                renew=renew,
             )
             self._progress(epoch_id, "upload", i, len(names))
         report_key = validator_key(self.hotkey, epoch_id, REPORT_NAME)

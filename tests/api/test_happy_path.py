@@ -37,12 +37,12 @@ async def test_folder_access_upload_and_commit(api_server: ApiServer) -> None:
     miner = api_server.keys.miner
     active = api_server.epochs.active
     async with api_server.client(miner) as api:
-        grant = await api.folder_access()
-        assert grant.key_prefix == f"data/hotkey={miner.ss58_address}/epoch={active.epoch_id}/"
-        assert grant.expires_at <= active.deadline
         data = b"PAR1 fake parquet bytes"
         digest = hashlib.sha256(data).hexdigest()
         key = miner_key(miner.ss58_address, active.epoch_id, "10001", digest)
+        grant = await api.folder_access(None, "10001", digest)
+        assert grant.key == key  # one grant, one object
+        assert grant.expires_at <= active.deadline
         async with httpx.AsyncClient() as http:
             up = await http.post(
                 grant.url, data={**grant.fields, "key": key}, files={"file": ("f", data)}
@@ -86,9 +86,10 @@ async def test_validator_routes_and_consensus(api_server: ApiServer) -> None:
         async with httpx.AsyncClient() as http:
             got = await http.get(inputs.commits[0].download_url)
         assert got.content == data
-        grant = await api.validator_upload_access(done.epoch_id)
+        grant = await api.validator_upload_access(done.epoch_id, "validation_report.json")
         assert grant.key_prefix == validator_prefix(validator.ss58_address, done.epoch_id)
         report = validator_key(validator.ss58_address, done.epoch_id, "validation_report.json")
+        assert grant.key == report
         receipt = await api.post_result(done.epoch_id, "a" * 64, report)
         assert receipt.validator == validator.ss58_address
         consensus = await api.consensus(done.epoch_id)

@@ -69,9 +69,10 @@ async def test_replayed_request_does_not_spend_rate_budget(
         assert second.headers["X-RateLimit-Remaining"] == "0"
 
 
-async def test_unregistered_caller_is_not_counted_but_its_nonce_is_spent(
+async def test_unregistered_caller_is_neither_counted_nor_stored(
     api_server: ApiServer,
 ) -> None:
+    """Issue 13: a stranger's valid signature must not buy a database write (nonce or count)."""
     stranger = api_server.keys.stranger
     headers = signed(stranger)
     async with httpx.AsyncClient(base_url=api_server.base_url) as http:
@@ -79,7 +80,8 @@ async def test_unregistered_caller_is_not_counted_but_its_nonce_is_spent(
         again = await http.get(CURRENT, headers=headers)
     assert first.status_code == 403 and first.json()["error"] == "NOT_REGISTERED"
     assert "X-RateLimit-Remaining" not in first.headers
-    assert again.status_code == 401 and again.json()["error"] == "ReplayedRequest"
+    # The nonce was never stored, so the repeat is refused for the same reason, not as a replay.
+    assert again.status_code == 403 and again.json()["error"] == "NOT_REGISTERED"
     # Nothing was counted for the stranger: the bucket starts at 1 now.
     window = window_start(api_server.clock())
     assert await api_server.store.hit_rate_limit(stranger.ss58_address, "current", window, 5) == (

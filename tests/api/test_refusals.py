@@ -158,7 +158,7 @@ async def test_non_validator_on_validator_routes_is_refused(
     done = api_server.epochs.completed
     r = await send(api_server, key, "GET", EPOCH_INPUTS.format(epoch_id=done.epoch_id))
     assert_error(r, 403, "NOT_VALIDATOR")
-    body = json.dumps({"epoch_id": done.epoch_id}).encode()
+    body = json.dumps({"epoch_id": done.epoch_id, "name": "validation_report.json"}).encode()
     assert_error(await send(api_server, key, "POST", VALIDATOR_UPLOAD, body), 403, "NOT_VALIDATOR")
     result = {
         "epoch_id": done.epoch_id,
@@ -219,7 +219,8 @@ async def test_commit_after_deadline_is_refused(api_server: ApiServer) -> None:
     )
     r = await send(api_server, miner, "POST", STATUS, status_body(api_server, [item]))
     assert_error(r, 409, "EPOCH_CLOSED")
-    r = await send(api_server, miner, "POST", "/get-folder-access", b"{}")
+    grant_body = json.dumps({"zipcode": "10001", "sha256": "c" * 64}).encode()
+    r = await send(api_server, miner, "POST", "/get-folder-access", grant_body)
     assert_error(r, 409, "EPOCH_CLOSED")
     await assert_nothing_written(api_server)
 
@@ -320,7 +321,9 @@ async def test_rate_limit_counts_only_authenticated_requests(
         assert refused.headers["X-RateLimit-Remaining"] == "0"
         assert "X-RateLimit-Reset" in refused.headers
         # per route and per hotkey: other routes and other miners are unaffected
-        assert (await send(server, miner, "POST", "/get-folder-access", b"{}")).status_code == 200
+        grant_body = json.dumps({"zipcode": "10001", "sha256": "c" * 64}).encode()
+        granted = await send(server, miner, "POST", "/get-folder-access", grant_body)
+        assert granted.status_code == 200
         assert (await send(server, server.keys.miner2, "GET", CURRENT)).status_code == 200
         text = server.state.metrics.render()
         assert 'resi_api_auth_failures_total{reason="RATE_LIMITED"} 1' in text

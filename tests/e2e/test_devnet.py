@@ -39,6 +39,7 @@ BEHAVIOURS = (
     "late-fabricator",
     "honeypot-avoider",
     "sybil-coldkey",
+    "attacker",
 )
 HONEST = {"honest", "honest-slow"}
 # The reason each cheater must carry in the last epoch (late: the API's refusal).
@@ -133,6 +134,19 @@ def test_every_cheater_ends_with_zero_weight_and_its_reason(devnet: dict[str, An
         assert any(reason in r for r in seen), f"{name}: expected {reason}, saw {seen}"
     for name in HONEST:
         assert by_behaviour[name]["score"] > 0 and by_behaviour[name]["chain_u16"] > 0
+
+
+def test_local_attacker_achieved_nothing(devnet: dict[str, Any]) -> None:
+    """Issue 13: raw filer/volume/master requests and grant abuse changed nothing."""
+    reports = []
+    for epoch in devnet["epochs"]:
+        attacker = next(m for m in epoch["miners"] if m["behaviour"] == "attacker")
+        reports += [json.loads(n) for n in attacker["notes"] if n.startswith("{")]
+        assert attacker["score"] == 0.0
+    assert reports, "the attacker never found a victim file to attack"
+    for report in reports:
+        assert report["tries"] > 100 and report["ports"]
+        assert report["achieved"] == []
 
 
 def test_chain_weights_equal_the_validators_scores(devnet: dict[str, Any]) -> None:
