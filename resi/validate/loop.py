@@ -39,7 +39,9 @@ from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
 from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
-from resi.validate.inputs import assignments_of, commits_of, read_outcome
+from resi.validate.failures import EpochFailures, write_failure_report
+from resi.validate.filecheck import FileReader
+from resi.validate.inputs import assignments_of, commits_of, read_limits, read_outcome
 from resi.validate.lookups import fetch_lookups
 from resi.validate.report import (
     DATA_NAME,
@@ -114,6 +116,8 @@ class Validator:
         self.download_concurrency = download_concurrency
         self.lookup_backoff = lookup_backoff
         self.state = ValidatorState.load(self.workdir / "state.json")
+        self.failures = EpochFailures.load(self.workdir / "failed_epochs.json")
+        self.reader = FileReader(settings.read_memory_mib, settings.read_timeout_seconds)
 
     @property
     def scoring(self) -> ScoringSettings:
@@ -137,14 +141,38 @@ class Validator:
         return sorted(
             e.epoch_id
             for e in stats.recent
-            if e.state == "COMPLETED" and e.epoch_id not in self.state.finished
+            if e.state == "COMPLETED"
+            and e.epoch_id not in self.state.finished
+            and e.epoch_id not in self.failures.failed
         )
 
     async def run_once(self) -> list[EpochOutcome]:
-        """Validate every pending epoch, then set weights if due. Returns what was validated."""
-        done = [await self.validate(epoch_id) for epoch_id in await self.pending_epochs()]
+        """Validate every pending epoch, then set weights if due. Returns what was validated.
+
+        An epoch that fails (other than by an API/storage outage, which propagates and is
+        retried) counts an attempt; after ``epoch_max_attempts`` it is recorded as failed and
+        skipped, so later epochs and weights go on.
+        """
+        done = []
+        for epoch_id in await self.pending_epochs():
+            try:
+                done.append(await self.validate(epoch_id))
+            except (ApiError, StorageError):
+                raise
+            except Exception as exc:  # a bug or hostile input must not stop every later epoch
+                self._epoch_failed(epoch_id, exc)
         await self.maybe_set_weights()
         return done
+
+    def _epoch_failed(self, epoch_id: str, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        given_up = self.failures.record(epoch_id, reason, self.settings.epoch_max_attempts)
+        log.error("epoch %s: validation failed (%s)", epoch_id, reason, exc_info=exc)
+        if given_up:
+            entry = self.failures.failed[epoch_id]
+            path = write_failure_report(self._epoch_dir(epoch_id) / "out", epoch_id, entry)
+            log.error("epoch %s recorded as FAILED after %s attempts: %s", epoch_id,
+                      entry["attempts"], path)
 
     async def run_forever(self) -> None:
         """``run_once`` every ``poll_seconds``; transient API/storage failures are retried."""
@@ -184,6 +212,7 @@ class Validator:
             "scores": dict(result.scores),
         }
         self.state.save()
+        self.failures.succeeded(epoch_id)
         return outcome
 
     async def _download_all(
@@ -238,10 +267,10 @@ class Validator:
             return Reason.FILE_MISSING.value
         return OK
 
-    def _outcome(self, status: str, path: Path) -> FileOutcome:
+    def _outcome(self, status: str, path: Path, expected: int) -> FileOutcome:
         if status != OK:
             return FileOutcome.failed(Reason(status))
-        return read_outcome(path)
+        return read_outcome(path, read_limits(expected, self.scoring), self.reader)
 
     async def _score(
         self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
@@ -266,6 +295,7 @@ class Validator:
                             self._outcome(
                                 ckpt.downloads[_ckey(c.hotkey, c.zipcode)]["status"],
                                 paths[(c.hotkey, c.zipcode)],
+                                assignment.expected_listings,
                             ),
                         )
                         for c in subs

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,17 @@ def _epoch(start: datetime) -> Epoch:
     )
 
 
+_SHIFTS: dict[str, timedelta] = {}
+
+
 async def _commit(
     world: World, tmp: Path, hotkey: str, zipcode: str, listings: list[Listing], at: int
 ) -> None:
     e = world.epoch
+    # the epoch lies in the past: move the scrape times into it (scraped before received), by
+    # one shift per epoch so identical rows stay identical
+    shift = _SHIFTS.setdefault(e.epoch_id, e.start + timedelta(seconds=20) - datetime.now(UTC))
+    listings = [Listing(**{**x.__dict__, "scraped_at": x.scraped_at + shift}) for x in listings]
     meta = FileMetadata(epoch_id=e.epoch_id, nonce=e.nonce, miner_hotkey=hotkey, zipcode=zipcode)
     written = write_listings(tmp / f"{hotkey}-{zipcode}.parquet", listings, meta)
     key = miner_key(hotkey, e.epoch_id, zipcode, written.sha256)
