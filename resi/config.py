@@ -226,7 +226,7 @@ class ScoringSettings(_Section):
         2_048, ge=64, description="Longest string value (bytes) in any column of a listings file."
     )
     read_memory_mib: int = Field(
-        1_024,
+        512,
         ge=64,
         description="Address-space cap (MiB) of the child process that reads one miner file; "
         "an allocation beyond it makes that file LIMIT_EXCEEDED instead of growing the validator.",

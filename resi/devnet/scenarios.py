@@ -36,7 +36,12 @@ from resi.scrape.listing import (
     sha256_file,
     table_to_listings,
 )
-from resi.scrape.miner import scrape_zipcode, upload_zipcode_file, write_zipcode_file
+from resi.scrape.miner import (
+    epoch_closed,
+    scrape_zipcode,
+    upload_zipcode_file,
+    write_zipcode_file,
+)
 from resi.scrape.source import ListingSource, open_source
 from resi.wallet import load_keypair
 
@@ -348,12 +353,33 @@ async def run_miner(spec: ScenarioSpec, miner: MinerSpec) -> None:
                     ctx.event(assignment.epoch_id, "start", "")
                     try:
                         await behaviour(ctx, assignment)
-                    except ResiError as exc:
-                        # One bad epoch (e.g. the API briefly down) must not end the scenario.
-                        ctx.event(assignment.epoch_id, "error", f"{type(exc).__name__}: {exc}")
+                    except Exception as exc:
+                        # One bad epoch (the API briefly down, the epoch closing under load, a
+                        # task group's grouped errors) must not end the scenario.
+                        _epoch_ended(ctx, assignment.epoch_id, exc)
                 await anyio.sleep(spec.poll_seconds)
         finally:
             await source.aclose()
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The individual exceptions inside (possibly nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _epoch_ended(ctx: Ctx, epoch_id: str, exc: BaseException) -> None:
+    """Record why a behaviour stopped: 409 EPOCH_CLOSED is the normal end of the epoch's work."""
+    leaves = _leaves(exc)
+    if all(epoch_closed(e) for e in leaves):
+        log.info("%s: epoch %s closed; moving on", ctx.miner.name, epoch_id)
+        ctx.event(epoch_id, "epoch_closed", "409 EPOCH_CLOSED: epoch's work ends here")
+        return
+    note = "; ".join(f"{type(e).__name__}: {e}" for e in leaves)
+    if not all(isinstance(e, ResiError) for e in leaves):
+        log.error("%s: epoch %s behaviour failed: %s", ctx.miner.name, epoch_id, note, exc_info=exc)
+    ctx.event(epoch_id, "error", note)
 
 
 async def _current(api: ApiClient) -> CurrentAssignment | None:
