@@ -25,6 +25,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "sybil",
     "late",
     "stale-replay",
+    "hostile",
 )
 
 # Behaviours that must end with weight exactly 0.
@@ -42,6 +43,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "sybil",
         "late",
         "stale-replay",
+        "hostile",
     ),
     "all": BEHAVIOURS,
 }

@@ -27,9 +27,10 @@ import httpx
 
 from resi.api.client import ApiClient
 from resi.api.schemas import CommitItem, CurrentAssignment, ZipcodeTask
-from resi.devnet import fakes
+from resi.devnet import fakes, hostile
 from resi.errors import ApiError, ResiError
 from resi.scrape.listing import (
+    FileMetadata,
     Listing,
     WrittenFile,
     read_listings,
@@ -316,6 +317,58 @@ def _victim_committed(workdir: Path, epoch_id: str) -> list[tuple[str, Path]]:
     return out
 
 
+# What `hostile` commits, zipcode by zipcode (cycled); every kind must leave the miner with 0.
+HOSTILE_KINDS = ("dictionary_bomb", "extremes", "compression_bomb", "odd_ids")
+
+
+def _bait(task: ZipcodeTask, now: datetime, n: int = 40) -> list[Listing]:
+    """Synthetic rows of ``task``'s zipcode to carry a hostile file (never scraped)."""
+    return [
+        Listing(
+            listing_id=str(7_000_000_000 + i),
+            source="sim",
+            url=f"https://example.invalid/homedetails/{7_000_000_000 + i}_zpid/",
+            zipcode=task.zipcode,
+            address=f"{i} Hostile St",
+            city=task.city,
+            state=task.state,
+            price=400_000 + i,
+            status="FOR_SALE",
+            property_type="SINGLE_FAMILY",
+            scraped_at=now,
+        )
+        for i in range(n)
+    ]
+
+
+def _write_hostile(kind: str, path: Path, rows: list[Listing], meta: FileMetadata) -> WrittenFile:
+    if kind == "compression_bomb":
+        return hostile.compression_bomb(path, rows, meta, inflated_mib=32)
+    return hostile.WRITERS[kind](path, rows, meta)
+
+
+async def hostile_miner(ctx: Ctx, a: CurrentAssignment) -> None:
+    """Commits a hostile file first in every zipcode (bombs, type extremes, odd ids; issue 12).
+
+    Validators must finish the epoch, agree, give this miner 0 with a reason code per file, and
+    judge everyone else exactly as without it.
+    """
+
+    async def one(i: int, task: ZipcodeTask) -> None:
+        kind = HOSTILE_KINDS[i % len(HOSTILE_KINDS)]
+        meta = FileMetadata(a.epoch_id, a.nonce, ctx.hotkey, task.zipcode)
+        path = ctx.epoch_dir(a.epoch_id) / f"{task.zipcode}.parquet"
+        rows = _bait(task, datetime.now(UTC))
+        written = await anyio.to_thread.run_sync(_write_hostile, kind, path, rows, meta)
+        key = await upload(ctx, a, task.zipcode, written)
+        await commit(ctx, a, [(task.zipcode, key, written)])
+        ctx.event(a.epoch_id, "hostile", f"{task.zipcode}: {kind}")
+
+    async with anyio.create_task_group() as tg:
+        for i, task in enumerate(a.zipcodes):
+            tg.start_soon(one, i, task)
+
+
 BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "honest": honest,
     "honest-slow": honest_slow,
@@ -326,6 +379,7 @@ BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "sybil": sybil,
     "late": late,
     "stale-replay": stale_replay,
+    "hostile": hostile_miner,
 }
 
 
