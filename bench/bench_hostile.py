@@ -12,6 +12,12 @@ process and of the worker:
 - ``extremes``: numbers at the edges of their types (readable; tier 2 judges them).
 
     .venv/bin/python bench/bench_hostile.py [--expected 500] [--size-mib 200]
+
+The long fuzzing run (read → assess → spot check on generated and byte-mutated files; CI runs
+a bounded number of examples):
+
+    FUZZ_EXAMPLES=2000 .venv/bin/pytest tests/score/test_hostile_values.py \
+        tests/validate/test_hostile_files.py -k "fuzz or any_value" -q
 """
 
 from __future__ import annotations

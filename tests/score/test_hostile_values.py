@@ -7,16 +7,21 @@ exception, and the honest file assessed beside a hostile one gets exactly what i
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resi.score.models import FileMeta, FileOutcome, Reason
 from resi.score.tiers import assess_zipcode, is_canonical_id
-from resi.scrape.listing import LISTING_SCHEMA
+from resi.scrape.listing import LISTING_SCHEMA, FileMetadata
+from resi.validate.inputs import read_limits, read_outcome
 from tests.score.builders import (
     CONFIG,
     EPOCH,
@@ -72,7 +77,11 @@ def _hostile_sub(hotkey: str, table: pa.Table, at: int = 0) -> Any:
     return commit, FileOutcome.ok(table, meta)
 
 
-@settings(max_examples=60, deadline=None, database=None, derandomize=True)
+# FUZZ_EXAMPLES=2000 runs the long version (see bench/bench_hostile.py)
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True)
 @given(data=st.data())
 def test_any_value_in_range_of_its_type_is_a_count_never_an_exception(data: st.DataObject) -> None:
     n = 20
@@ -82,7 +91,18 @@ def test_any_value_in_range_of_its_type_is_a_count_never_an_exception(data: st.D
         for r, v in zip(records, values, strict=True):
             r[f.name] = v
     ts = {name: data.draw(st.lists(_micros(), min_size=n, max_size=n)) for name in TIMESTAMPS}
-    hostile = _hostile_sub("evil", _with_timestamps(records, ts), at=-30)
+    generated = _with_timestamps(records, ts)
+    # through Parquet and the validator's bounded reader, as a miner's file would come
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "evil.parquet"
+        meta = FileMetadata(EPOCH, NONCE, "evil", "10001")
+        # declared nullable, as a miner's own writer may (nulls in required columns included)
+        loose = pa.schema([f.with_nullable(True) for f in LISTING_SCHEMA], meta.to_kv())
+        pq.write_table(pa.Table.from_arrays(generated.columns, schema=loose), path)
+        outcome = read_outcome(path, read_limits(20, CONFIG))
+    assert outcome.reason is None and outcome.table is not None
+    assert outcome.table.nbytes <= read_limits(20, CONFIG).budget(n)
+    hostile = _hostile_sub("evil", outcome.table, at=-30)
     honest = submission("good", rows(n), at=60)
     together = _assess([hostile, honest])
     alone = _assess([honest])

@@ -8,6 +8,7 @@ spot check: every file gets exactly one outcome, nothing raises, and two runs ha
 
 from __future__ import annotations
 
+import os
 import resource
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,7 @@ def _base_file(tmp: Path) -> bytes:
 
 
 @settings(
-    max_examples=40,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")),
     deadline=None,
     database=None,
     derandomize=True,
@@ -155,6 +156,8 @@ def test_fuzz_mutated_files_read_assess_spot_check(
     path.write_bytes(data)
     outcome = read_outcome(path, LIMITS)  # never raises
     assert (outcome.table is None) != (outcome.reason is None)
+    if outcome.table is not None:  # whatever was decoded fits the file's budget
+        assert outcome.table.nbytes <= LIMITS.budget(outcome.table.num_rows)
     fuzz_commit, _ = submission("fuzz", rows(20), at=5)
     honest = submission("good", rows(20), at=60)
     record = EpochRecord(
