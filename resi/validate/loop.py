@@ -23,7 +23,14 @@ from resi.api.client import ApiClient
 from resi.api.schemas import CommitForValidator, EpochInputs
 from resi.chain.base import Chain, WeightsReceipt
 from resi.config import ScoringSettings, ValidatorSettings
-from resi.errors import ApiError, IntegrityError, ScoreError, StorageError, TransferUnavailable
+from resi.errors import (
+    ApiError,
+    ApiUnavailable,
+    IntegrityError,
+    ScoreError,
+    StorageError,
+    TransferUnavailable,
+)
 from resi.s3.layout import validator_key
 from resi.s3.transfer import download_file, upload_file
 from resi.score.engine import validate_epoch
@@ -157,7 +164,11 @@ class Validator:
         for epoch_id in await self.pending_epochs():
             try:
                 done.append(await self.validate(epoch_id))
-            except (ApiError, StorageError):
+            except ApiError as exc:
+                if isinstance(exc, ApiUnavailable) or exc.status >= 500 or exc.status == 429:
+                    raise  # an outage: nobody's epoch problem, the round is retried
+                self._epoch_failed(epoch_id, exc)
+            except StorageError:
                 raise
             except Exception as exc:  # a bug or hostile input must not stop every later epoch
                 self._epoch_failed(epoch_id, exc)
@@ -171,8 +182,12 @@ class Validator:
         if given_up:
             entry = self.failures.failed[epoch_id]
             path = write_failure_report(self._epoch_dir(epoch_id) / "out", epoch_id, entry)
-            log.error("epoch %s recorded as FAILED after %s attempts: %s", epoch_id,
-                      entry["attempts"], path)
+            log.error(
+                "epoch %s recorded as FAILED after %s attempts: %s",
+                epoch_id,
+                entry["attempts"],
+                path,
+            )
 
     async def run_forever(self) -> None:
         """``run_once`` every ``poll_seconds``; transient API/storage failures are retried."""
