@@ -229,6 +229,44 @@ class ScoringSettings(_Section):
         gt=0,
         description="A zipcode's share counts at most this multiple of its expected listings.",
     )
+    # Hostile-file limits (issue 12): checked against the Parquet footer before any row is read,
+    # then against the decoded data. Files over a limit get LIMIT_EXCEEDED (ineligible).
+    scraped_at_skew_seconds: int = Field(
+        300,
+        ge=0,
+        description="Clock skew allowed around the epoch window (epoch start to the commit's "
+        "receive time) that every `scraped_at` must fall in; else SCRAPED_OUTSIDE_EPOCH.",
+    )
+    max_rows_factor: int = Field(
+        4,
+        ge=1,
+        description="A file may hold at most this many times the zipcode's expected "
+        "listings (or `max_rows_floor`, whichever is larger); else LIMIT_EXCEEDED.",
+    )
+    max_rows_floor: int = Field(
+        2_000, ge=1, description="Row cap for zipcodes with few expected listings."
+    )
+    max_row_groups: int = Field(
+        64, ge=1, description="Most Parquet row groups a listings file may have."
+    )
+    max_bytes_per_row: int = Field(
+        4_096,
+        ge=256,
+        description="Decoded size budget per row (bytes, all columns); a file's budget is its "
+        "row count times this, checked against the footer and again while decoding.",
+    )
+    max_string_bytes: int = Field(
+        2_048, ge=64, description="Longest string value (bytes) in any column of a listings file."
+    )
+    read_memory_mib: int = Field(
+        512,
+        ge=64,
+        description="Address-space cap (MiB) of the child process that reads one miner file; "
+        "an allocation beyond it makes that file LIMIT_EXCEEDED instead of growing the validator.",
+    )
+    read_timeout_seconds: float = Field(
+        120.0, gt=0, description="Longest time reading and checking one miner file may take."
+    )
 
     @field_validator("rank_shares", mode="before")
     @classmethod
@@ -351,6 +389,7 @@ class ApiServerSettings(
         if isinstance(v, str):
             return tuple(s.strip() for s in v.split(",") if s.strip())
         return v
+
     ip_failure_burst: int = Field(
         60,
         gt=0,
@@ -442,6 +481,12 @@ class ValidatorSettings(
     poll_seconds: float = Field(30.0, gt=0, description="How often the validator polls the API.")
     max_file_bytes: int = Field(
         200 * 1_048_576, gt=0, description="Largest miner file the validator downloads."
+    )
+    epoch_max_attempts: int = Field(
+        3,
+        ge=1,
+        description="Attempts at validating one epoch (failures other than API/storage outages) "
+        "before it is recorded as failed and the validator moves on to later epochs.",
     )
     relay_port: int = Field(
         0,

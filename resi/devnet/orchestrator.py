@@ -214,8 +214,9 @@ async def _watch(
     clock = EpochClock(plan.epoch_seconds)
     mined = choose_mined_epochs(clock, datetime.now(UTC), plan.epochs)
     last_end = clock.window(mined[-1]).end
-    # Validators work during the next epoch; give them all of it plus some slack.
-    give_up = last_end.timestamp() + plan.epoch_seconds + 60
+    # Validators work during the next epoch; give them all of it plus generous slack (a loaded
+    # machine is slow, not broken; the wait ends as soon as the weights are set).
+    give_up = last_end.timestamp() + 3 * plan.epoch_seconds + 240
     progress.mined = mined
     async with httpx.AsyncClient(timeout=5.0) as http:
         while True:
@@ -243,7 +244,7 @@ async def _watch(
                 what = "set its weights" if progress.validated == len(mined) else "validate"
                 problem = (
                     f"a validator did not {what} epoch {mined[-1]} within "
-                    f"{plan.epoch_seconds + 60} s after it ended; see {supervisor.log_dir}"
+                    f"{3 * plan.epoch_seconds + 240} s after it ended; see {supervisor.log_dir}"
                 )
                 return mined, (problem,)
             await anyio.sleep(1.0)

@@ -33,6 +33,7 @@ BEHAVIOURS: tuple[str, ...] = (
     "honeypot-avoider",
     "sybil-coldkey",
     "attacker",  # tries the storage bypasses of issue 13; commits nothing
+    "hostile",
 )
 
 # Sybils copy a victim; `sybil-coldkey` also registers its hotkey under the victim's coldkey.
@@ -54,6 +55,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "sybil",
         "late",
         "stale-replay",
+        "hostile",
     ),
     "all": BEHAVIOURS,
 }

@@ -28,17 +28,23 @@ import httpx
 
 from resi.api.client import ApiClient
 from resi.api.schemas import CommitItem, CurrentAssignment, ZipcodeTask
-from resi.devnet import fakes
+from resi.devnet import fakes, hostile
 from resi.epoch.catalog import builtin_catalog
 from resi.errors import ApiError, ResiError
 from resi.scrape.listing import (
+    FileMetadata,
     Listing,
     WrittenFile,
     read_listings,
     sha256_file,
     table_to_listings,
 )
-from resi.scrape.miner import scrape_zipcode, upload_zipcode_file, write_zipcode_file
+from resi.scrape.miner import (
+    epoch_closed,
+    scrape_zipcode,
+    upload_zipcode_file,
+    write_zipcode_file,
+)
 from resi.scrape.sim import pages as sim_pages
 from resi.scrape.sim.market import SimMarketData
 from resi.scrape.source import ListingSource, open_source
@@ -449,6 +455,8 @@ async def sybil_coldkey(ctx: Ctx, a: CurrentAssignment) -> None:
     """A second hotkey of the victim's own coldkey: re-uploads the victim's files with a fresh
     ``scraped_at`` (so it is no byte-for-byte or value-for-value copy)."""
     await _copy_victim(ctx, a, lambda rows: fakes.restamp(rows, datetime.now(UTC)))
+
+
 async def attacker(ctx: Ctx, a: CurrentAssignment) -> None:
     """A local attacker (issue 13): once the victim has committed, try every storage bypass.
 
@@ -476,6 +484,58 @@ async def attacker(ctx: Ctx, a: CurrentAssignment) -> None:
     ctx.event(a.epoch_id, "attack", report.to_json())
 
 
+# What `hostile` commits, zipcode by zipcode (cycled); every kind must leave the miner with 0.
+HOSTILE_KINDS = ("dictionary_bomb", "extremes", "compression_bomb", "odd_ids")
+
+
+def _bait(task: ZipcodeTask, now: datetime, n: int = 40) -> list[Listing]:
+    """Synthetic rows of ``task``'s zipcode to carry a hostile file (never scraped)."""
+    return [
+        Listing(
+            listing_id=str(7_000_000_000 + i),
+            source="sim",
+            url=f"https://example.invalid/homedetails/{7_000_000_000 + i}_zpid/",
+            zipcode=task.zipcode,
+            address=f"{i} Hostile St",
+            city=task.city,
+            state=task.state,
+            price=400_000 + i,
+            status="FOR_SALE",
+            property_type="SINGLE_FAMILY",
+            scraped_at=now,
+        )
+        for i in range(n)
+    ]
+
+
+def _write_hostile(kind: str, path: Path, rows: list[Listing], meta: FileMetadata) -> WrittenFile:
+    if kind == "compression_bomb":
+        return hostile.compression_bomb(path, rows, meta, inflated_mib=32)
+    return hostile.WRITERS[kind](path, rows, meta)
+
+
+async def hostile_miner(ctx: Ctx, a: CurrentAssignment) -> None:
+    """Commits a hostile file first in every zipcode (bombs, type extremes, odd ids; issue 12).
+
+    Validators must finish the epoch, agree, give this miner 0 with a reason code per file, and
+    judge everyone else exactly as without it.
+    """
+
+    async def one(i: int, task: ZipcodeTask) -> None:
+        kind = HOSTILE_KINDS[i % len(HOSTILE_KINDS)]
+        meta = FileMetadata(a.epoch_id, a.nonce, ctx.hotkey, task.zipcode)
+        path = ctx.epoch_dir(a.epoch_id) / f"{task.zipcode}.parquet"
+        rows = _bait(task, datetime.now(UTC))
+        written = await anyio.to_thread.run_sync(_write_hostile, kind, path, rows, meta)
+        key = await upload(ctx, a, task.zipcode, written)
+        await commit(ctx, a, [(task.zipcode, key, written)])
+        ctx.event(a.epoch_id, "hostile", f"{task.zipcode}: {kind}")
+
+    async with anyio.create_task_group() as tg:
+        for i, task in enumerate(a.zipcodes):
+            tg.start_soon(one, i, task)
+
+
 BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "honest": honest,
     "honest-slow": honest_slow,
@@ -493,6 +553,7 @@ BEHAVIOURS: dict[str, Callable[[Ctx, CurrentAssignment], Awaitable[None]]] = {
     "honeypot-avoider": honeypot_avoider,
     "sybil-coldkey": sybil_coldkey,
     "attacker": attacker,
+    "hostile": hostile_miner,
 }
 
 
@@ -520,16 +581,33 @@ async def run_miner(spec: ScenarioSpec, miner: MinerSpec) -> None:
                     ctx.event(assignment.epoch_id, "start", "")
                     try:
                         await behaviour(ctx, assignment)
-                    except* ResiError as group:
-                        # One bad epoch (e.g. the API briefly down, or the epoch closing while
-                        # a slow machine still scrapes: raised from a task group) must not end
-                        # the scenario.
-                        for exc in group.exceptions:
-                            note = f"{type(exc).__name__}: {exc}"
-                            ctx.event(assignment.epoch_id, "error", note)
+                    except Exception as exc:
+                        # One bad epoch (the API briefly down, the epoch closing under load, a
+                        # task group's grouped errors) must not end the scenario.
+                        _epoch_ended(ctx, assignment.epoch_id, exc)
                 await anyio.sleep(spec.poll_seconds)
         finally:
             await source.aclose()
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The individual exceptions inside (possibly nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _epoch_ended(ctx: Ctx, epoch_id: str, exc: BaseException) -> None:
+    """Record why a behaviour stopped: 409 EPOCH_CLOSED is the normal end of the epoch's work."""
+    leaves = _leaves(exc)
+    if all(epoch_closed(e) for e in leaves):
+        log.info("%s: epoch %s closed; moving on", ctx.miner.name, epoch_id)
+        ctx.event(epoch_id, "epoch_closed", "409 EPOCH_CLOSED: epoch's work ends here")
+        return
+    note = "; ".join(f"{type(e).__name__}: {e}" for e in leaves)
+    if not all(isinstance(e, ResiError) for e in leaves):
+        log.error("%s: epoch %s behaviour failed: %s", ctx.miner.name, epoch_id, note, exc_info=exc)
+    ctx.event(epoch_id, "error", note)
 
 
 async def _current(api: ApiClient) -> CurrentAssignment | None:

@@ -55,6 +55,10 @@ class Reason(StrEnum):
     # walk
     LIAR_ELSEWHERE = "LIAR_ELSEWHERE"  # lied in another zipcode of this epoch
     RANKED = "RANKED"
+    # hostile files (issue 12): ineligible, not liars
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"  # over a row/size/string/memory/time limit
+    UNSUPPORTED_VALUE = "UNSUPPORTED_VALUE"  # values the checks cannot evaluate
+    SCRAPED_OUTSIDE_EPOCH = "SCRAPED_OUTSIDE_EPOCH"  # a scraped_at outside the epoch window
 
 
 LIAR_FILE_REASONS = frozenset(

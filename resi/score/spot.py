@@ -29,10 +29,12 @@ from resi.score.models import (
     LookupStatus,
     Observed,
     Reason,
+    SampleRow,
     SpotEvidence,
     SpotResult,
     exact,
 )
+from resi.score.tiers import is_canonical_id
 
 
 def _num(value: Any) -> float | None:
@@ -141,6 +143,12 @@ def compare(
     return tuple(bad)
 
 
+def _claims_canonical(draw: SampleRow) -> bool:
+    """The row's own ``listing_id`` is the canonical key it was sampled under (issue 12)."""
+    raw = draw.claimed.get("listing_id")
+    return is_canonical_id(raw) and raw == draw.key
+
+
 def run_spot(
     assessment: FileAssessment, lookups: Mapping[str, Lookup], config: ScoringSettings
 ) -> SpotResult | list[LookupRequest]:
@@ -156,6 +164,22 @@ def run_spot(
     for draw in assessment.sample:
         if verified + len(pending) >= k:
             break
+        if not _claims_canonical(draw):
+            # a row that does not name a canonical listing cannot be looked up for its writer
+            # (and must not make lookups that others' rows depend on): it simply does not match
+            verified += 1
+            evidence.append(
+                SpotEvidence(
+                    draw.index,
+                    draw.key,
+                    draw.claimed,
+                    LookupStatus.UNVERIFIABLE,
+                    None,
+                    False,
+                    ("listing_id",),
+                )
+            )
+            continue
         found = lookups.get(draw.key)
         if found is None:
             pending.append(LookupRequest(key=draw.key, claimed=draw.claimed))

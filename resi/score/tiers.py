@@ -7,8 +7,18 @@ All per-row work is vectorised with pyarrow compute. Definitions (DESIGN §8, wr
 - *plausible*: share of rows whose present values lie in sane ranges (price, sizes, years, counts)
   and whose coordinates, when given, lie within ``vicinity_km`` of the zipcode centre (a row
   with only one of latitude/longitude is implausible).
-- *consistency*: share of rows whose zipcode and state equal the assignment's and whose url
-  carries the same canonical id as ``listing_id``.
+- *consistency*: share of rows whose zipcode and state equal the assignment's, whose
+  ``listing_id`` is already in canonical form (see ``is_canonical_id``) and whose url carries
+  that same id.
+- *scraped_at window*: every ``scraped_at`` must lie in [epoch start − skew, the commit's receive
+  time + skew]; otherwise the file is ineligible (``SCRAPED_OUTSIDE_EPOCH``). ``listed_at`` may
+  not lie after ``scraped_at`` (+ skew) nor before 1900, and ``days_on_market`` may not exceed the
+  whole days between ``listed_at`` and ``scraped_at`` plus one (both are plausibility checks).
+
+Every numeric check accepts the whole range of its Arrow type (extremes, negatives, NaN/inf,
+nulls): a value the checks cannot place is implausible, never an exception. Should a kernel still
+fail on some file, that file alone gets ``UNSUPPORTED_VALUE`` (``assess_zipcode`` retries file by
+file), so one file can never stop the assessment of another.
 - *duplicate share*: (rows − distinct canonical ids) / rows.
 
 Thresholds compare exact fractions against the configured decimal (0.85 means 17/20).
@@ -19,9 +29,12 @@ Thresholds compare exact fractions against the configured decimal (0.85 means 17
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -57,6 +70,13 @@ CLAIMED_FIELDS = (*REQUIRED_COLUMNS, "bedrooms", "bathrooms", "living_area_sqft"
 EARLIEST_YEAR_BUILT = 1600
 URL_ID_PATTERN = r"(?P<id>[0-9A-Za-z]+)_zpid"
 EARTH_RADIUS_KM = 6371.0088
+# A canonical listing id: lower-case alphanumerics without leading zeros or ``_zpid``, bounded.
+CANONICAL_ID_PATTERN = r"^[1-9a-z][0-9a-z]{0,63}$"
+EARLIEST_LISTED_AT = datetime(1900, 1, 1, tzinfo=UTC)
+_US_PER_DAY = 86_400_000_000
+_EPOCH_ID_FORMAT = "%Y-%m-%dT%H-%M-%S"
+
+log = logging.getLogger(__name__)
 
 
 def _col(table: pa.Table, name: str) -> pa.ChunkedArray:
@@ -81,6 +101,22 @@ def canonical_id(value: Any) -> str:
     return s.lstrip("0")
 
 
+def is_canonical_id(value: Any) -> bool:
+    """True when ``value`` is a string already in canonical form (what spot checks look up)."""
+    return (
+        isinstance(value, str)
+        and re.fullmatch(CANONICAL_ID_PATTERN, value) is not None
+        and canonical_id(value) == value
+    )
+
+
+def canonical_form_mask(values: pa.ChunkedArray | pa.Array) -> Any:
+    """Per row: ``listing_id`` is already canonical (null → False)."""
+    raw = pc.cast(values, pa.string())
+    ok = pc.match_substring_regex(raw, pattern=CANONICAL_ID_PATTERN)
+    return pc.fill_null(ok, False)
+
+
 def _present(table: pa.Table, name: str) -> Any:
     col = _col(table, name)
     valid = pc.is_valid(col)
@@ -99,14 +135,15 @@ def complete_mask(table: pa.Table) -> Any:
 
 
 def _in_range(col: pa.ChunkedArray | pa.Array, lo: float, hi: float) -> Any:
-    num = pc.cast(col, pa.float64())
+    # unsafe cast: int64 extremes lose precision as floats instead of raising (NaN fails both)
+    num = pc.cast(col, pa.float64(), safe=False)
     ok = pc.and_(pc.greater_equal(num, lo), pc.less_equal(num, hi))
     return pc.fill_null(ok, True)  # absent values are judged by completeness, not here
 
 
 def _near_centre(table: pa.Table, lat0: float, lon0: float, km: float) -> Any:
-    lat = pc.cast(_col(table, "latitude"), pa.float64())
-    lon = pc.cast(_col(table, "longitude"), pa.float64())
+    lat = pc.cast(_col(table, "latitude"), pa.float64(), safe=False)
+    lon = pc.cast(_col(table, "longitude"), pa.float64(), safe=False)
     rad = math.pi / 180.0
     dlat = pc.multiply(pc.subtract(lat, lat0), rad / 2)
     dlon = pc.multiply(pc.subtract(lon, lon0), rad / 2)
@@ -124,25 +161,52 @@ def _near_centre(table: pa.Table, lat0: float, lon0: float, km: float) -> Any:
     return pc.or_(pc.fill_null(near, False), both_null)
 
 
+def _micros(col: pa.ChunkedArray | pa.Array) -> Any:
+    """Timestamps as float64 microseconds (no overflow in later arithmetic, nulls kept)."""
+    if pa.types.is_timestamp(col.type):
+        col = pc.cast(col, pa.int64())
+    return pc.cast(col, pa.float64(), safe=False)
+
+
+def _dates_consistent(table: pa.Table, skew_seconds: int) -> Any:
+    """Per row: listed_at in [1900, scraped_at + skew]; days_on_market ≤ days since listed + 1."""
+    scraped = _micros(_col(table, "scraped_at"))
+    listed = _micros(_col(table, "listed_at"))
+    earliest = (EARLIEST_LISTED_AT - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    latest = pc.add(scraped, float(skew_seconds) * 1_000_000)
+    listed_ok = pc.and_(pc.greater_equal(listed, float(earliest)), pc.less_equal(listed, latest))
+    days = pc.floor(pc.divide(pc.subtract(scraped, listed), float(_US_PER_DAY)))
+    dom = pc.cast(_col(table, "days_on_market"), pa.float64(), safe=False)
+    dom_ok = pc.less_equal(dom, pc.add(days, 1.0))
+    # a missing value is judged by completeness; NaN/inf compare false and so are implausible
+    return pc.and_(pc.fill_null(listed_ok, True), pc.fill_null(dom_ok, True))
+
+
 def plausible_mask(
-    table: pa.Table, assignment: AssignmentInput, epoch_year: int, config: ScoringSettings
+    table: pa.Table,
+    assignment: AssignmentInput,
+    epoch_year: int,
+    config: ScoringSettings,
 ) -> Any:
     """Per row: values plausible (see module docstring)."""
     mask = _near_centre(table, assignment.lat, assignment.lon, config.vicinity_km)
     for name, lo, hi in PLAUSIBLE_RANGES:
         mask = pc.and_(mask, _in_range(_col(table, name), lo, hi))
+    mask = pc.and_(mask, _dates_consistent(table, config.scraped_at_skew_seconds))
     return pc.and_(mask, _in_range(_col(table, "year_built"), EARLIEST_YEAR_BUILT, epoch_year + 2))
 
 
 def consistent_mask(table: pa.Table, assignment: AssignmentInput, ids: Any) -> Any:
-    """Per row: zipcode/state match the assignment and the url id equals the canonical id."""
+    """Per row: zipcode/state match the assignment, the id is canonical and the url carries it."""
     zipcode = pc.utf8_trim_whitespace(pc.cast(_col(table, "zipcode"), pa.string()))
     zip_ok = pc.equal(zipcode, assignment.zipcode)
     state = pc.utf8_upper(pc.utf8_trim_whitespace(pc.cast(_col(table, "state"), pa.string())))
     state_ok = pc.equal(state, assignment.state.strip().upper())
     url = pc.cast(_col(table, "url"), pa.string())
     url_id = pc.struct_field(pc.extract_regex(url, pattern=URL_ID_PATTERN), [0])
-    id_ok = pc.equal(canonical_ids(url_id), ids)
+    id_ok = pc.and_(
+        pc.equal(canonical_ids(url_id), ids), canonical_form_mask(_col(table, "listing_id"))
+    )
     return pc.and_(pc.and_(zip_ok, state_ok), id_ok)
 
 
@@ -233,6 +297,8 @@ class _Stats:
     plausible: int
     consistent: int
     distinct: int
+    scraped_min: int | None = None  # microseconds since 1970
+    scraped_max: int | None = None
 
 
 def _batch_stats(
@@ -254,6 +320,7 @@ def _batch_stats(
                 "plausible": as_int(plausible_mask(table, assignment, year, config)),
                 "consistent": as_int(consistent_mask(table, assignment, ids)),
                 "id": ids,
+                "scraped": pc.cast(_col(table, "scraped_at"), pa.int64()),
             }
         )
         .group_by("f")
@@ -263,6 +330,8 @@ def _batch_stats(
                 ("plausible", "sum"),
                 ("consistent", "sum"),
                 ("id", "count_distinct", pc.CountOptions(mode="all")),
+                ("scraped", "min"),
+                ("scraped", "max"),
             ]
         )
     )
@@ -274,6 +343,8 @@ def _batch_stats(
             cols["plausible_sum"][i],
             cols["consistent_sum"][i],
             cols["id_count_distinct"][i],
+            cols["scraped_min"][i],
+            cols["scraped_max"][i],
         )
     return out
 
@@ -281,6 +352,27 @@ def _batch_stats(
 def epoch_year(epoch_id: str) -> int:
     """The calendar year of an epoch id (``YYYY-MM-DDTHH-MM-SS``)."""
     return int(epoch_id[:4])
+
+
+def epoch_start(epoch_id: str) -> datetime:
+    """The start of an epoch (its id is the start time, ``YYYY-MM-DDTHH-MM-SS`` in UTC)."""
+    return datetime.strptime(epoch_id, _EPOCH_ID_FORMAT).replace(tzinfo=UTC)
+
+
+def _micros_of(t: datetime) -> int:
+    return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def scraped_in_window(
+    st: _Stats, commit: CommitInput, epoch_id: str, config: ScoringSettings
+) -> bool:
+    """Every ``scraped_at`` of the file lies in [start − skew, received_at + skew]."""
+    if st.scraped_min is None or st.scraped_max is None:
+        return True  # no row, or no value at all (completeness judges missing values)
+    skew = timedelta(seconds=config.scraped_at_skew_seconds)
+    lo = _micros_of(epoch_start(epoch_id) - skew)
+    hi = _micros_of(commit.received_at + skew)
+    return lo <= st.scraped_min and st.scraped_max <= hi
 
 
 def _integrity(
@@ -327,6 +419,8 @@ def _integrity(
 
 def _tier_reasons(m: Metrics, expected: int, config: ScoringSettings) -> list[Reason]:
     reasons: list[Reason] = []
+    if m.rows > row_cap(expected, config):
+        reasons.append(Reason.LIMIT_EXCEEDED)
     if m.rows < exact(config.tier1_min_ratio) * expected:
         reasons.append(Reason.T1_TOO_FEW)
     if config.tier1_max_ratio is not None and m.rows > exact(config.tier1_max_ratio) * expected:
@@ -342,6 +436,29 @@ def _tier_reasons(m: Metrics, expected: int, config: ScoringSettings) -> list[Re
     return reasons
 
 
+def row_cap(expected: int, config: ScoringSettings) -> int:
+    """Most rows a file of a zipcode with ``expected`` listings may hold (LIMIT_EXCEEDED above)."""
+    return max(config.max_rows_floor, config.max_rows_factor * expected)
+
+
+def _normalised(t: pa.Table) -> pa.Table:
+    """The table without schema/field metadata and with every field nullable (so files concat)."""
+    fields = [pa.field(f.name, f.type, nullable=True) for f in t.schema]
+    return pa.Table.from_arrays(t.columns, schema=pa.schema(fields))
+
+
+def _unsupported(commit: CommitInput, exc: BaseException) -> FileAssessment:
+    return FileAssessment(
+        hotkey=commit.hotkey,
+        zipcode=commit.zipcode,
+        sha256=commit.sha256,
+        rows=commit.rows,
+        reasons=(Reason.UNSUPPORTED_VALUE,),
+        liar=False,
+        detail=f"values the checks cannot evaluate: {type(exc).__name__}",
+    )
+
+
 def assess_zipcode(
     assignment: AssignmentInput,
     submissions: Sequence[tuple[CommitInput, FileOutcome]],
@@ -355,7 +472,9 @@ def assess_zipcode(
 
     The readable files are concatenated and every mask is computed once over all of them, then
     counted per file with one grouped aggregation; so the cost is a few dozen Arrow kernels per
-    zipcode rather than per file.
+    zipcode rather than per file. Never raises for anything a file contains: should the batch
+    fail, each file is assessed alone and a file that still fails gets ``UNSUPPORTED_VALUE``
+    (the outcome of every other file is the same as in the batch).
     """
     out: list[FileAssessment | None] = []
     readable: list[tuple[int, CommitInput, pa.Table]] = []
@@ -367,7 +486,35 @@ def assess_zipcode(
     if not readable:
         return [a for a in out if a is not None]
 
-    tables = [t.replace_schema_metadata(None) for _, _, t in readable]
+    def batch(part: list[tuple[int, CommitInput, pa.Table]]) -> list[FileAssessment]:
+        return _assess_readable(part, assignment, epoch_id, validation_seed, config)
+
+    try:
+        done = batch(readable)
+    except Exception as exc:  # miner content must not stop the zipcode
+        log.warning(
+            "zipcode %s: batch assessment failed (%r); file by file", assignment.zipcode, exc
+        )
+        done = []
+        for item in readable:
+            try:
+                done.extend(batch([item]))
+            except Exception as one_exc:  # this file alone is unsupported
+                done.append(_unsupported(item[1], one_exc))
+    for (pos, _, _), assessment in zip(readable, done, strict=True):
+        out[pos] = assessment
+    return [a for a in out if a is not None]
+
+
+def _assess_readable(
+    readable: list[tuple[int, CommitInput, pa.Table]],
+    assignment: AssignmentInput,
+    epoch_id: str,
+    validation_seed: str,
+    config: ScoringSettings,
+) -> list[FileAssessment]:
+    """Tiers 1–2 and the seeded draws of readable files, in input order (may raise)."""
+    tables = [_normalised(t) for _, _, t in readable]
     # one chunk: kernels then run once instead of once per file
     table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
     sizes = [t.num_rows for t in tables]
@@ -388,6 +535,8 @@ def assess_zipcode(
         m = Metrics(sizes[j], st.complete, st.plausible, st.consistent, sizes[j] - st.distinct)
         metrics.append(m)
         reasons.append(_tier_reasons(m, assignment.expected_listings, config))
+        if not scraped_in_window(st, commit, epoch_id, config):
+            reasons[-1].insert(0, Reason.SCRAPED_OUTSIDE_EPOCH)
         seed = spot_seed(validation_seed, commit.hotkey, commit.zipcode, commit.sha256)
         picks.append(_draws(sizes[j], seed, config) if not reasons[-1] else [])
     flat = pa.array([offsets[j] + i for j, ps in enumerate(picks) for i in ps], pa.int64())
@@ -398,27 +547,30 @@ def assess_zipcode(
     ]
     keys = pc.take(ids, flat).to_pylist()
 
+    done: list[FileAssessment] = []
     cursor = 0
-    for j, (pos, commit, _) in enumerate(readable):
+    for j, (_, commit, _) in enumerate(readable):
         n = len(picks[j])
         sample = tuple(
             SampleRow(index=i, key=keys[cursor + t] or "", claimed=claimed[cursor + t])
             for t, i in enumerate(picks[j])
         )
         cursor += n
-        out[pos] = FileAssessment(
-            hotkey=commit.hotkey,
-            zipcode=commit.zipcode,
-            sha256=commit.sha256,
-            rows=commit.rows,
-            reasons=tuple(reasons[j]),
-            liar=False,
-            metrics=metrics[j],
-            fingerprint=prints[j],
-            k=sample_size(sizes[j], config) if not reasons[j] else 0,
-            sample=sample,
+        done.append(
+            FileAssessment(
+                hotkey=commit.hotkey,
+                zipcode=commit.zipcode,
+                sha256=commit.sha256,
+                rows=commit.rows,
+                reasons=tuple(reasons[j]),
+                liar=False,
+                metrics=metrics[j],
+                fingerprint=prints[j],
+                k=sample_size(sizes[j], config) if not reasons[j] else 0,
+                sample=sample,
+            )
         )
-    return [a for a in out if a is not None]
+    return done
 
 
 def assess_file(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from resi.errors import ListingFileError
@@ -28,6 +29,11 @@ PARQUET_UNREADABLE = "PARQUET_UNREADABLE"
 SCHEMA_MISMATCH = "SCHEMA_MISMATCH"
 METADATA_MISSING = "METADATA_MISSING"
 SCHEMA_VERSION_UNSUPPORTED = "SCHEMA_VERSION_UNSUPPORTED"
+LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+UNSUPPORTED_VALUE = "UNSUPPORTED_VALUE"
+
+# Fixed allowance on top of rows × bytes-per-row (footer, metadata, tiny files).
+BUDGET_SLACK_BYTES = 1 << 20
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -178,26 +184,133 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def read_listings(path: Path) -> tuple[pa.Table, FileMetadata]:
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps a hostile file is held to before and while its rows are decoded (issue 12)."""
+
+    max_rows: int
+    max_row_groups: int
+    max_bytes_per_row: int
+    max_string_bytes: int
+
+    def budget(self, rows: int) -> int:
+        """Decoded bytes a file of ``rows`` rows may take."""
+        return BUDGET_SLACK_BYTES + max(0, rows) * self.max_bytes_per_row
+
+
+def _limit(detail: str) -> ListingFileError:
+    return ListingFileError(LIMIT_EXCEEDED, detail)
+
+
+def check_footer(md: pq.FileMetaData, limits: ReadLimits) -> None:
+    """Raise ``ListingFileError(LIMIT_EXCEEDED)`` when the footer alone is over a cap.
+
+    Checks row count, row groups, the declared uncompressed size of every column chunk against
+    the file's budget, and string lengths where the writer recorded statistics.
+    """
+    if md.num_rows > limits.max_rows or md.num_rows < 0:
+        raise _limit(f"{md.num_rows} rows (limit {limits.max_rows})")
+    if md.num_row_groups > limits.max_row_groups:
+        raise _limit(f"{md.num_row_groups} row groups (limit {limits.max_row_groups})")
+    budget = limits.budget(md.num_rows)
+    total = 0
+    for i in range(md.num_row_groups):
+        rg = md.row_group(i)
+        for j in range(rg.num_columns):
+            col = rg.column(j)
+            total += max(0, col.total_uncompressed_size)
+            stats = col.statistics
+            if stats is not None and stats.has_min_max and stats.physical_type == "BYTE_ARRAY":
+                longest = max(len(_as_bytes(stats.min)), len(_as_bytes(stats.max)))
+                if longest > limits.max_string_bytes:
+                    raise _limit(f"a {col.path_in_schema} value of {longest} bytes")
+    if total > budget:
+        raise _limit(f"{total} uncompressed bytes declared (budget {budget})")
+
+
+def _as_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _string_columns() -> list[str]:
+    return [f.name for f in LISTING_SCHEMA if pa.types.is_string(f.type)]
+
+
+def _bounded_row_group(pf: pq.ParquetFile, i: int, limits: ReadLimits, budget: int) -> pa.Table:
+    """Row group ``i`` decoded only after its strings' decoded size is known to fit ``budget``.
+
+    String columns are read dictionary-encoded first (dictionary + indices, no expansion), so a
+    dictionary bomb is measured, not materialised.
+    """
+    t = pf.read_row_group(i, use_threads=False)
+    cols = []
+    for name in t.column_names:
+        col = t.column(name)
+        if pa.types.is_dictionary(col.type):
+            for chunk in col.chunks:
+                lengths = pc.binary_length(chunk.dictionary)
+                longest = pc.max(lengths).as_py() or 0
+                if longest > limits.max_string_bytes:
+                    raise _limit(f"a {name} value of {longest} bytes")
+                decoded = pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
+                if decoded > budget:
+                    raise _limit(f"{name} decodes to {decoded} bytes (budget {budget})")
+            col = pc.cast(col, pa.string())
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=t.column_names)
+
+
+def read_listings(path: Path, limits: ReadLimits | None = None) -> tuple[pa.Table, FileMetadata]:
     """Read and validate a listings file; the table comes back in schema column order.
 
     Raises ``ListingFileError`` with reason ``PARQUET_UNREADABLE`` (not Parquet, truncated),
     ``METADATA_MISSING`` (a metadata key is absent), ``SCHEMA_VERSION_UNSUPPORTED`` or
     ``SCHEMA_MISMATCH`` (missing, unexpected or mistyped column; the message names it).
+    With ``limits`` (the validator's path) the footer is checked before any row is read, row
+    groups are decoded one by one under the file's budget, and the reasons ``LIMIT_EXCEEDED``
+    (over a cap, or an allocation failed) and ``UNSUPPORTED_VALUE`` (e.g. invalid UTF-8) join.
     Blocking: call through ``anyio.to_thread.run_sync`` from async code.
     """
     try:
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise ListingFileError(PARQUET_UNREADABLE, f"not a readable Parquet file: {exc}") from None
     meta = _metadata(schema)
     check_schema(schema)
+    if limits is None:
+        try:
+            table = pf.read()
+        except (pa.ArrowException, OSError) as exc:
+            raise ListingFileError(PARQUET_UNREADABLE, f"Parquet data unreadable: {exc}") from None
+        return table.select(list(LISTING_SCHEMA.names)), meta
+    check_footer(pf.metadata, limits)
+    budget = limits.budget(pf.metadata.num_rows)
+    parts: list[pa.Table] = []
+    used = 0
     try:
-        table = pf.read()
-    except (pa.ArrowException, OSError) as exc:
+        # strings come back dictionary-encoded (see _bounded_row_group)
+        pf = pq.ParquetFile(path, read_dictionary=_string_columns())
+        for i in range(pf.num_row_groups):
+            part = _bounded_row_group(pf, i, limits, budget).select(list(LISTING_SCHEMA.names))
+            used += part.get_total_buffer_size()
+            if used > budget:
+                raise _limit(f"decoded data over the budget of {budget} bytes")
+            parts.append(part)
+        if not parts:
+            return pf.schema_arrow.empty_table().select(list(LISTING_SCHEMA.names)), meta
+        table = pa.concat_tables(parts, promote_options="permissive")
+        if table.num_rows != pf.metadata.num_rows:
+            raise ListingFileError(PARQUET_UNREADABLE, "row count differs from the footer")
+    except (pa.ArrowMemoryError, MemoryError) as exc:
+        raise _limit(f"decoding needs more memory than allowed: {exc}") from None
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise ListingFileError(PARQUET_UNREADABLE, f"Parquet data unreadable: {exc}") from None
-    return table.select(list(LISTING_SCHEMA.names)), meta
+    try:
+        table.validate(full=True)  # e.g. invalid UTF-8 in a string column
+    except (pa.ArrowException, ValueError) as exc:
+        raise ListingFileError(UNSUPPORTED_VALUE, f"invalid values: {exc}") from None
+    return table, meta
 
 
 def check_schema(schema: pa.Schema) -> None:

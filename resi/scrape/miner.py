@@ -48,6 +48,7 @@ EventKind = Literal[
     "epoch_finished",
     "waiting",
     "api_unavailable",
+    "epoch_closed",
 ]
 
 
@@ -156,6 +157,11 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, ApiError) and (exc.status >= 500 or exc.status == 429)
 
 
+def epoch_closed(exc: BaseException) -> bool:
+    """The API's ``409 EPOCH_CLOSED``: the epoch takes no more work (not an error, issue 12)."""
+    return isinstance(exc, ApiError) and exc.status == 409 and exc.code == "EPOCH_CLOSED"
+
+
 class _Backoff:
     def __init__(self, initial: float, maximum: float) -> None:
         self.delay, self.maximum = initial, maximum
@@ -205,6 +211,7 @@ class Miner:
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(120.0))
         # Asked for a signed assignment while the API is unreachable (resi.scrape.relay_client).
         self._relay = relay
+        self._epoch_scopes: dict[str, anyio.CancelScope] = {}
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -303,7 +310,9 @@ class Miner:
             MinerEvent("epoch_started", assignment.epoch_id, zipcodes_total=len(state.zipcodes))
         )
         finished = False
-        with anyio.move_on_after(max(remaining, 0.0)):
+        with anyio.move_on_after(max(remaining, 0.0)) as scope:
+            # any route answering 409 EPOCH_CLOSED ends this epoch's work (see _closed)
+            self._epoch_scopes[assignment.epoch_id] = scope
             await self._report(assignment, "STARTED")
             async with anyio.create_task_group() as tg:
                 for progress in state.zipcodes.values():
@@ -314,6 +323,7 @@ class Miner:
                 state.completed_reported = True
                 await self.store.save(state)
             finished = True
+        self._epoch_scopes.pop(assignment.epoch_id, None)
         outcome = self._outcome(state, deadline_reached=not finished)
         self._emit(
             MinerEvent(
@@ -416,6 +426,9 @@ class Miner:
                 self._emit(MinerEvent("zipcode_committed", state.epoch_id, zipcode, written.rows))
                 return
             except (ApiError, StorageError) as exc:
+                if epoch_closed(exc):
+                    self._closed(state.epoch_id, zipcode, exc)
+                    return
                 if not _transient(exc):
                     log.error("zipcode %s: refused (%s); not retrying", zipcode, exc)
                     self._emit(
@@ -424,6 +437,14 @@ class Miner:
                     return
                 self._emit(MinerEvent("api_unavailable", state.epoch_id, zipcode, detail=str(exc)))
             await anyio.sleep(backoff.next())
+
+    def _closed(self, epoch_id: str, zipcode: str, exc: BaseException) -> None:
+        """The API closed the epoch: log it and stop every task still working on it."""
+        log.info("epoch %s is closed (zipcode %s: %s); moving on", epoch_id, zipcode, exc)
+        self._emit(MinerEvent("epoch_closed", epoch_id, zipcode, detail=str(exc)))
+        scope = self._epoch_scopes.get(epoch_id)
+        if scope is not None:
+            scope.cancel()
 
     async def _commit(self, state: EpochProgress, zipcode: str, written: WrittenFile) -> bool:
         """Commit and record it, shielded from cancellation (deadline, shutdown).

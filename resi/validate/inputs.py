@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
 
 from resi.api.schemas import EpochInputs
 from resi.chain.base import MetagraphSnapshot
+from resi.config import ScoringSettings
 from resi.errors import ListingFileError
 from resi.score.models import AssignmentInput, CommitInput, FileMeta, FileOutcome, Reason
 from resi.scrape import listing as listing_file
@@ -17,7 +21,21 @@ _FILE_REASONS = {
     listing_file.SCHEMA_MISMATCH: Reason.SCHEMA_MISMATCH,
     listing_file.METADATA_MISSING: Reason.METADATA_MISMATCH,
     listing_file.SCHEMA_VERSION_UNSUPPORTED: Reason.SCHEMA_VERSION_UNSUPPORTED,
+    listing_file.LIMIT_EXCEEDED: Reason.LIMIT_EXCEEDED,
+    listing_file.UNSUPPORTED_VALUE: Reason.UNSUPPORTED_VALUE,
 }
+
+
+def read_limits(expected_listings: int, config: ScoringSettings) -> listing_file.ReadLimits:
+    """The caps a file of a zipcode with ``expected_listings`` is read under."""
+    from resi.score.tiers import row_cap
+
+    return listing_file.ReadLimits(
+        max_rows=row_cap(expected_listings, config),
+        max_row_groups=config.max_row_groups,
+        max_bytes_per_row=config.max_bytes_per_row,
+        max_string_bytes=config.max_string_bytes,
+    )
 
 
 def assignments_of(inputs: EpochInputs) -> tuple[AssignmentInput, ...]:
@@ -63,14 +81,47 @@ def coldkeys_of(metagraph: MetagraphSnapshot) -> dict[str, str]:
     return {n.hotkey: n.coldkey for n in metagraph.neurons}
 
 
-def read_outcome(path: Path) -> FileOutcome:
-    """Read a verified download into a ``FileOutcome`` (blocking; run it in a thread)."""
-    try:
-        table, meta = listing_file.read_listings(path)
-    except ListingFileError as exc:
-        return FileOutcome.failed(
-            _FILE_REASONS.get(exc.reason, Reason.PARQUET_UNREADABLE), str(exc)
+def _reason(code: str) -> Reason:
+    return _FILE_REASONS.get(code, Reason.PARQUET_UNREADABLE)
+
+
+def read_outcome(
+    path: Path,
+    limits: listing_file.ReadLimits | None = None,
+    reader: Any = None,
+) -> FileOutcome:
+    """Read a verified download into a ``FileOutcome`` (blocking; run it in a thread).
+
+    With ``reader`` (a ``filecheck.FileReader``) the file is read in its capped worker process
+    under ``limits``; otherwise in this process (under ``limits`` when given). Never raises for
+    anything the file contains: every failure is the file's reason code.
+    """
+    if reader is not None and limits is not None:
+        answer = reader.read(path, limits)
+        if answer.get("reason"):
+            return FileOutcome.failed(_reason(answer["reason"]), answer.get("detail", ""))
+        arrow = Path(answer["arrow"])
+        # memory-mapped: the pages stay valid after the unlink and are not copied here
+        table = pa.ipc.open_file(pa.memory_map(str(arrow))).read_all()
+        arrow.unlink(missing_ok=True)
+        m = answer["meta"]
+        return FileOutcome.ok(
+            table,
+            FileMeta(
+                epoch_id=m["epoch_id"],
+                nonce=m["nonce"],
+                miner_hotkey=m["miner_hotkey"],
+                zipcode=m["zipcode"],
+            ),
         )
+    try:
+        table, meta = listing_file.read_listings(path, limits)
+    except ListingFileError as exc:
+        return FileOutcome.failed(_reason(exc.reason), str(exc))
+    except (MemoryError, pa.ArrowMemoryError) as exc:
+        return FileOutcome.failed(Reason.LIMIT_EXCEEDED, f"out of memory reading: {exc}")
+    except Exception as exc:  # anything else the content provokes is the file's outcome
+        return FileOutcome.failed(Reason.UNSUPPORTED_VALUE, f"{type(exc).__name__}: {exc}")
     return FileOutcome.ok(
         table,
         FileMeta(

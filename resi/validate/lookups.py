@@ -1,6 +1,10 @@
 """Spot-check lookups through a ``ListingSource``: cached per epoch, bounded, retried.
 
-Each listing key is looked up once per epoch however many miners claim it. A transient failure
+Each listing key is looked up once per epoch however many miners claim it, and the lookup is
+built from that canonical key alone (``listing_for_key``): never from a url, id spelling or any
+other value a miner wrote, so the cached result belongs to the listing, not to whoever asked
+first. A key that is not a canonical id is never looked up (spot checks treat such draws
+without asking the source). A transient failure
 (``SourceUnavailable``) is retried with exponential backoff; if it persists, or the page cannot be
 parsed, the lookup is recorded as UNVERIFIABLE, which scoring never holds against the miner.
 """
@@ -9,13 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 
 from resi.errors import ParseError, SourceUnavailable
 from resi.score.models import Lookup, LookupRequest, LookupStatus, Observed
+from resi.score.tiers import is_canonical_id
 from resi.scrape.listing import LISTING_SCHEMA, Listing
 from resi.scrape.source import ListingSource
 
@@ -33,6 +38,26 @@ def listing_from_claimed(claimed: Mapping[str, Any]) -> Listing:
             value = datetime.fromisoformat(value)
         values[name] = value
     return Listing(**values)
+
+
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def listing_for_key(key: str) -> Listing:
+    """The query for a spot-check lookup: the canonical id and nothing a miner wrote."""
+    return Listing(
+        listing_id=key,
+        source="",
+        url="",
+        zipcode="",
+        address="",
+        city="",
+        state="",
+        price=0,
+        status="",
+        property_type="",
+        scraped_at=_NO_TIME,
+    )
 
 
 def observed_from(listing: Listing) -> Observed:
@@ -54,8 +79,14 @@ async def lookup_one(
     attempts: int = 3,
     backoff: float = 1.0,
 ) -> Lookup:
-    """Look one listing up; FOUND / GONE, or UNVERIFIABLE after ``attempts`` transient failures."""
-    listing = listing_from_claimed(request.claimed)
+    """Look one listing up; FOUND / GONE, or UNVERIFIABLE after ``attempts`` transient failures.
+
+    Only ``request.key`` reaches the source. A non-canonical key, a page that cannot be parsed
+    and any other failure of the source adapter are UNVERIFIABLE (never held against a miner).
+    """
+    if not is_canonical_id(request.key):
+        return Lookup(LookupStatus.UNVERIFIABLE, detail="not a canonical listing id")
+    listing = listing_for_key(request.key)
     detail = ""
     for attempt in range(attempts):
         try:
@@ -67,6 +98,9 @@ async def lookup_one(
             continue
         except ParseError as exc:
             return Lookup(LookupStatus.UNVERIFIABLE, detail=f"unparseable page: {exc}")
+        except Exception as exc:  # an adapter bug must not stop the epoch: not verifiable
+            log.warning("lookup of %s failed: %r", request.key, exc)
+            return Lookup(LookupStatus.UNVERIFIABLE, detail=f"lookup failed: {type(exc).__name__}")
         if found is None:
             return Lookup(LookupStatus.GONE, detail="source says the listing does not exist")
         return Lookup(LookupStatus.FOUND, observed_from(found))

@@ -28,6 +28,7 @@ from resi.config import ScoringSettings, ValidatorSettings
 from resi.errors import (
     ApiError,
     ChainError,
+    ApiUnavailable,
     IntegrityError,
     ScoreError,
     StorageError,
@@ -51,7 +52,9 @@ from resi.scrape.source import ListingSource
 from resi.validate.calibration import zipcode_counts
 from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
 from resi.validate.diagnose import check_consensus, recheck_newest
-from resi.validate.inputs import assignments_of, coldkeys_of, commits_of, read_outcome
+from resi.validate.failures import EpochFailures, write_failure_report
+from resi.validate.filecheck import FileReader
+from resi.validate.inputs import assignments_of, coldkeys_of, commits_of, read_limits, read_outcome
 from resi.validate.lookups import fetch_lookups
 from resi.validate.metrics import ValidatorMetrics
 from resi.validate.report import (
@@ -132,6 +135,8 @@ class Validator:
         self.state = ValidatorState.load(self.workdir / "state.json")
         self.metrics = metrics or ValidatorMetrics()
         self.epoch_seconds = settings.epoch_seconds
+        self.failures = EpochFailures.load(self.workdir / "failed_epochs.json")
+        self.reader = FileReader(settings.read_memory_mib, settings.read_timeout_seconds)
 
     @property
     def scoring(self) -> ScoringSettings:
@@ -157,14 +162,46 @@ class Validator:
         return sorted(
             e.epoch_id
             for e in stats.recent
-            if e.state == "COMPLETED" and e.epoch_id not in self.state.finished
+            if e.state == "COMPLETED"
+            and e.epoch_id not in self.state.finished
+            and e.epoch_id not in self.failures.failed
         )
 
     async def run_once(self) -> list[EpochOutcome]:
-        """Validate every pending epoch, then set weights if due. Returns what was validated."""
-        done = [await self.validate(epoch_id) for epoch_id in await self.pending_epochs()]
+        """Validate every pending epoch, then set weights if due. Returns what was validated.
+
+        An epoch that fails (other than by an API/storage outage, which propagates and is
+        retried) counts an attempt; after ``epoch_max_attempts`` it is recorded as failed and
+        skipped, so later epochs and weights go on.
+        """
+        done = []
+        for epoch_id in await self.pending_epochs():
+            try:
+                done.append(await self.validate(epoch_id))
+            except ApiError as exc:
+                if isinstance(exc, ApiUnavailable) or exc.status >= 500 or exc.status == 429:
+                    raise  # an outage: nobody's epoch problem, the round is retried
+                self._epoch_failed(epoch_id, exc)
+            except StorageError:
+                raise
+            except Exception as exc:  # a bug or hostile input must not stop every later epoch
+                self._epoch_failed(epoch_id, exc)
         await self.maybe_set_weights()
         return done
+
+    def _epoch_failed(self, epoch_id: str, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        given_up = self.failures.record(epoch_id, reason, self.settings.epoch_max_attempts)
+        log.error("epoch %s: validation failed (%s)", epoch_id, reason, exc_info=exc)
+        if given_up:
+            entry = self.failures.failed[epoch_id]
+            path = write_failure_report(self._epoch_dir(epoch_id) / "out", epoch_id, entry)
+            log.error(
+                "epoch %s recorded as FAILED after %s attempts: %s",
+                epoch_id,
+                entry["attempts"],
+                path,
+            )
 
     async def run_forever(self) -> None:
         """Validate and set weights every ``poll_seconds``, forever.
@@ -233,6 +270,7 @@ class Validator:
         }
         self.state.save()
         await check_consensus(self, epoch_id, outcome.consensus_hash, outcome.report_path)
+        self.failures.succeeded(epoch_id)
         return outcome
 
     async def _download_all(
@@ -287,10 +325,10 @@ class Validator:
             return Reason.FILE_MISSING.value
         return OK
 
-    def _outcome(self, status: str, path: Path) -> FileOutcome:
+    def _outcome(self, status: str, path: Path, expected: int) -> FileOutcome:
         if status != OK:
             return FileOutcome.failed(Reason(status))
-        return read_outcome(path)
+        return read_outcome(path, read_limits(expected, self.scoring), self.reader)
 
     async def _score(
         self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
@@ -317,6 +355,7 @@ class Validator:
                             self._outcome(
                                 ckpt.downloads[_ckey(c.hotkey, c.zipcode)]["status"],
                                 paths[(c.hotkey, c.zipcode)],
+                                assignment.expected_listings,
                             ),
                         )
                         for c in subs

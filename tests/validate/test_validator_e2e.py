@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,17 @@ def _epoch(start: datetime) -> Epoch:
     )
 
 
+_SHIFTS: dict[str, timedelta] = {}
+
+
 async def _commit(
     world: World, tmp: Path, hotkey: str, zipcode: str, listings: list[Listing], at: int
 ) -> None:
     e = world.epoch
+    # the epoch lies in the past: move the scrape times into it (scraped before received), by
+    # one shift per epoch so identical rows stay identical
+    shift = _SHIFTS.setdefault(e.epoch_id, e.start + timedelta(seconds=20) - datetime.now(UTC))
+    listings = [Listing(**{**x.__dict__, "scraped_at": x.scraped_at + shift}) for x in listings]
     meta = FileMetadata(epoch_id=e.epoch_id, nonce=e.nonce, miner_hotkey=hotkey, zipcode=zipcode)
     written = write_listings(tmp / f"{hotkey}-{zipcode}.parquet", listings, meta)
     key = miner_key(hotkey, e.epoch_id, zipcode, written.sha256)
@@ -311,3 +318,35 @@ async def test_run_once_then_spot_check_shows_evidence(world: World, tmp_path: P
     assert honest.spot is not None and honest.spot.reason is Reason.T3_PASS
     assert honest.spot.verified == honest.assessment.k == 10
     assert all(e.observed is not None for e in honest.spot.evidence)
+
+
+@pytest.mark.anyio
+async def test_an_epoch_that_keeps_failing_is_recorded_and_later_epochs_go_on(
+    world: World, tmp_path: Path
+) -> None:
+    """Issue 12: bounded attempts, then FAILED with its reason; the loop never stops."""
+    epoch_id = world.epoch.epoch_id
+    async with httpx.AsyncClient(timeout=20) as http:
+        v = _validator(world, tmp_path, "v", http)
+        v.settings = v.settings.model_copy(update={"epoch_max_attempts": 2})
+        # a checkpoint this validator cannot read: every attempt at the epoch fails
+        broken = tmp_path / "v" / "epochs" / epoch_id / "checkpoint.json"
+        broken.parent.mkdir(parents=True)
+        broken.write_text("{ not json")
+        try:
+            others = [e for e in await v.pending_epochs() if e != epoch_id]
+            first = await v.run_once()
+            assert epoch_id in await v.pending_epochs()  # one failed attempt: tried again
+            assert v.failures.attempts[epoch_id] == 1
+            second = await v.run_once()
+            assert epoch_id not in await v.pending_epochs()  # given up on
+        finally:
+            await _close(v)
+    assert {o.epoch_id for o in first} == set(others)  # the other epochs were validated
+    assert second == []
+    failed = v.failures.failed[epoch_id]
+    assert failed["attempts"] == 2 and "ConfigError" in failed["reason"]
+    out = tmp_path / "v" / "epochs" / epoch_id / "out"
+    report = json.loads((out / "validation_failed.json").read_text())
+    assert report["state"] == "FAILED" and report["epoch_id"] == epoch_id
+    assert v.failures.failed_total == 1 and v.failures.attempts_total == 2

@@ -1,0 +1,164 @@
+"""Read miner files in a child process with a hard memory cap and a per-file time limit.
+
+``read_listings`` with ``ReadLimits`` already refuses files whose footer or decoded size is over
+a cap, deterministically. What it cannot see in advance is a compression bomb inside one page
+(the page header alone says how large it inflates), so the validator reads every file in one
+long-lived worker process whose address space is capped (``RLIMIT_AS`` = the worker's size
+after start-up + ``read_memory_mib``) and which uses the system allocator with one thread, so the
+cap is honest. An allocation beyond it fails inside the worker and the file gets
+``LIMIT_EXCEEDED``; a file that takes longer than ``read_timeout_seconds`` gets
+``LIMIT_EXCEEDED`` too (the worker is killed and restarted); a worker that dies gets
+``UNSUPPORTED_VALUE``. The validator process itself never holds more of a file than its
+decoded, capped table (handed over as an Arrow IPC file and memory-mapped).
+
+Run as ``python -m resi.validate.filecheck`` it is that worker: one JSON request per stdin line,
+one JSON answer per stdout line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import weakref
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_WORKER_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "1"}
+
+
+class FileReader:
+    """A capped worker process that reads listings files one at a time (thread-safe)."""
+
+    def __init__(self, memory_mib: int, timeout: float) -> None:
+        self.memory_mib = memory_mib
+        self.timeout = timeout
+        self._box: list[subprocess.Popen[bytes] | None] = [None]
+        self._lock = threading.Lock()
+        # the worker (and its pipes) go when the reader does, however its owner shuts down
+        weakref.finalize(self, _stop_box, self._box)
+
+    @property
+    def _proc(self) -> subprocess.Popen[bytes] | None:
+        return self._box[0]
+
+    @_proc.setter
+    def _proc(self, proc: subprocess.Popen[bytes] | None) -> None:
+        self._box[0] = proc
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            env = {**os.environ, **_WORKER_ENV, "RESI_READ_MEMORY_MIB": str(self.memory_mib)}
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "resi.validate.filecheck"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+        return self._proc
+
+    def close(self) -> None:
+        """Stop the worker (if running)."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        _stop_box(self._box)
+
+    def read(self, path: Path, limits: Any) -> dict[str, Any]:
+        """Read ``path`` under ``limits`` (a ``ReadLimits``) in the worker.
+
+        Returns the worker's answer: ``{"reason": None, "meta": {...}, "arrow": path}`` or
+        ``{"reason": CODE, "detail": text}``. Blocking; never raises for file content.
+        """
+        out = Path(f"{path}.arrow")
+        request = {"path": str(path), "out": str(out), "limits": asdict(limits)}
+        with self._lock:
+            # start-up time does not count against the file
+            proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(json.dumps(request).encode() + b"\n")
+                proc.stdin.flush()
+            except OSError:
+                self._stop()
+                return {"reason": "UNSUPPORTED_VALUE", "detail": "file reader died"}
+            ready, _, _ = select.select([proc.stdout], [], [], self.timeout)
+            if not ready:
+                self._stop()
+                return {
+                    "reason": "LIMIT_EXCEEDED",
+                    "detail": f"reading took longer than {self.timeout:g} s",
+                }
+            line = proc.stdout.readline()
+            if not line:
+                code = proc.wait()
+                self._stop()
+                log.warning("file reader died on %s (exit %s)", path, code)
+                return {"reason": "UNSUPPORTED_VALUE", "detail": "file reader died"}
+            answer: dict[str, Any] = json.loads(line)
+            return answer
+
+
+def _stop_box(box: list[subprocess.Popen[bytes] | None]) -> None:
+    proc, box[0] = box[0], None
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            stream.close()
+
+
+def _cap_address_space(memory_mib: int) -> None:
+    import resource
+
+    with open("/proc/self/status") as fh:
+        size_kb = next(int(ln.split()[1]) for ln in fh if ln.startswith("VmSize:"))
+    cap = size_kb * 1024 + memory_mib * 1_048_576
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _serve() -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq  # noqa: F401 - loaded before the cap is measured
+
+    from resi.errors import ListingFileError
+    from resi.scrape.listing import LIMIT_EXCEEDED, ReadLimits, read_listings
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    # warm up lazily loaded parts so their mappings count in the base size, not the budget
+    pa.table({"a": ["x"]}).to_batches()
+    _cap_address_space(int(os.environ.get("RESI_READ_MEMORY_MIB", "1024")))
+    for line in sys.stdin:
+        request = json.loads(line)
+        answer: dict[str, Any]
+        try:
+            table, meta = read_listings(Path(request["path"]), ReadLimits(**request["limits"]))
+            with pa.OSFile(request["out"], "wb") as sink:
+                with pa.ipc.new_file(sink, table.schema) as writer:
+                    writer.write_table(table)
+            answer = {"reason": None, "meta": asdict(meta), "arrow": request["out"]}
+            del table
+        except ListingFileError as exc:
+            answer = {"reason": exc.reason, "detail": str(exc)}
+        except (MemoryError, pa.ArrowMemoryError) as exc:
+            answer = {"reason": LIMIT_EXCEEDED, "detail": f"out of the read budget: {exc}"}
+        except Exception as exc:  # anything else a file provokes is that file's outcome
+            answer = {"reason": "UNSUPPORTED_VALUE", "detail": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    _serve()
