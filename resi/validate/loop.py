@@ -27,8 +27,8 @@ from resi.chain.base import Chain, WeightsReceipt
 from resi.config import ScoringSettings, ValidatorSettings
 from resi.errors import (
     ApiError,
-    ChainError,
     ApiUnavailable,
+    ChainError,
     IntegrityError,
     ScoreError,
     StorageError,
