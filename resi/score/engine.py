@@ -111,8 +111,11 @@ def _check_zipcode(
     lookups: Mapping[str, Lookup],
     cheap_liars: set[str],
     config: ScoringSettings,
+    honeypot: bool = False,
 ) -> _ZipWalk:
     """Copy detection and tier 3 for every candidate that passed the cheap checks.
+
+    In a ``honeypot`` zipcode a spot check that makes a liar also carries ``HONEYPOT``.
 
     Tier 3 runs on every such file (not only while a rank is open), so nothing is paid unchecked;
     lookups are keyed by canonical listing, so files sharing listings share lookups. Hotkeys that
@@ -142,6 +145,8 @@ def _check_zipcode(
                 if spot.reason in T3_LIAR_REASONS:
                     liar = True
                     walk.t3_liars.add(c.hotkey)
+                    if honeypot:
+                        reasons.insert(0, Reason.HONEYPOT)
         walk.checked.append(_Checked(position, c, a, tuple(reasons), liar, spot))
     return walk
 
@@ -233,7 +238,11 @@ def validate_epoch(
     ordered = {z: order_candidates(cs) for z, cs in by_zip.items()}
 
     cheap_liars = {a.hotkey for a in assessed.values() if a.liar}
-    walks = {z: _check_zipcode(ordered[z], assessed, lookups, cheap_liars, config) for z in ordered}
+    honeypots = {a.zipcode for a in record.assignments if a.honeypot}
+    walks = {
+        z: _check_zipcode(ordered[z], assessed, lookups, cheap_liars, config, z in honeypots)
+        for z in ordered
+    }
     excluded = frozenset(cheap_liars | {hk for w in walks.values() for hk in w.t3_liars})
     ranked = {z: _rank_zipcode(walks[z], excluded, config) for z in ordered}
 

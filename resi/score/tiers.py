@@ -410,20 +410,29 @@ def _integrity(
         return verdict(
             Reason.ROWS_MISMATCH, True, f"file has {table.num_rows} rows, commit {commit.rows}"
         )
-    if assignment.honeypot:
-        if table.num_rows > 0:
-            return verdict(Reason.HONEYPOT, True, "listings claimed in a honeypot zipcode")
+    if assignment.honeypot and table.num_rows == 0:
         return verdict(Reason.HONEYPOT_EMPTY, False)
+    # A honeypot file with rows goes on like any file and is spot-checked (DESIGN §5): listings
+    # that exist there contradict the belief; invented ones make a liar (the engine adds HONEYPOT).
     return None
 
 
-def _tier_reasons(m: Metrics, expected: int, config: ScoringSettings) -> list[Reason]:
+def _tier_reasons(
+    m: Metrics, expected: int, config: ScoringSettings, *, honeypot: bool = False
+) -> list[Reason]:
+    """Tier 1–2 reason codes of one file. A honeypot's shown expected count is a decoy, so its
+    files skip tier 1: every one with rows reaches the spot check, which alone can tell listings
+    that exist (the belief was wrong) from invented ones (a liar)."""
     reasons: list[Reason] = []
     if m.rows > row_cap(expected, config):
         reasons.append(Reason.LIMIT_EXCEEDED)
-    if m.rows < exact(config.tier1_min_ratio) * expected:
+    if not honeypot and m.rows < exact(config.tier1_min_ratio) * expected:
         reasons.append(Reason.T1_TOO_FEW)
-    if config.tier1_max_ratio is not None and m.rows > exact(config.tier1_max_ratio) * expected:
+    if (
+        not honeypot
+        and config.tier1_max_ratio is not None
+        and m.rows > exact(config.tier1_max_ratio) * expected
+    ):
         reasons.append(Reason.T1_TOO_MANY)
     if m.share(m.complete) < exact(config.min_completeness):
         reasons.append(Reason.T2_INCOMPLETE)
@@ -534,7 +543,9 @@ def _assess_readable(
         st = stats[j]
         m = Metrics(sizes[j], st.complete, st.plausible, st.consistent, sizes[j] - st.distinct)
         metrics.append(m)
-        reasons.append(_tier_reasons(m, assignment.expected_listings, config))
+        reasons.append(
+            _tier_reasons(m, assignment.expected_listings, config, honeypot=assignment.honeypot)
+        )
         if not scraped_in_window(st, commit, epoch_id, config):
             reasons[-1].insert(0, Reason.SCRAPED_OUTSIDE_EPOCH)
         seed = spot_seed(validation_seed, commit.hotkey, commit.zipcode, commit.sha256)

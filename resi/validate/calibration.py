@@ -7,8 +7,10 @@ is reported only when this validator has evidence about it:
 - else an honest file (integrity passed, not a liar) that holds 0 rows → 0, "validated empty";
 - else nothing (no submission, or only liars: unknown, never "empty").
 
-A honeypot is *contradicted* when a file for it is not a liar yet holds listings: its sampled
-listings were found at that zipcode, so the belief that it is empty was wrong.
+A honeypot is *contradicted* when the spot check of a file that is not a liar found its sampled
+listings at that zipcode (``T3_PASS`` or ``T3_MISMATCH``: they exist), so the belief that it is
+empty was wrong. Rows alone prove nothing: a few invented rows must not be able to drain the
+honeypot pool.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from resi.api.schemas import ZipcodeCount
-from resi.score.models import AssignmentInput, Decision, EpochResult
+from resi.score.models import AssignmentInput, Decision, EpochResult, Reason
+
+# Spot-check outcomes that prove the sampled listings exist at the zipcode.
+FOUND_THERE = frozenset({Reason.T3_PASS, Reason.T3_MISMATCH})
 
 
 def zipcode_counts(
@@ -30,7 +35,9 @@ def zipcode_counts(
     out = []
     for a in sorted(assignments, key=lambda a: a.zipcode):
         honest = [d for d in decisions.get(a.zipcode, ()) if not d.liar]
-        contradicted = a.honeypot and any(d.rows > 0 for d in honest)
+        contradicted = a.honeypot and any(
+            d.spot is not None and d.spot.reason in FOUND_THERE for d in honest
+        )
         if result.winners.get(a.zipcode):
             count = int(result.validated_counts.get(a.zipcode, 0))
         elif contradicted:

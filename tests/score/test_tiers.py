@@ -104,9 +104,11 @@ def test_duplicate_ids_boundary_5_percent_canonical(dups: int, ok: bool) -> None
     assert (Reason.T2_DUPLICATES not in _assess(recs).reasons) is ok
 
 
-def test_honeypot_with_listings_is_a_liar() -> None:
-    a = _assess(rows(20), honeypot=True)
-    assert a.liar and a.reasons == (Reason.HONEYPOT,)
+def test_honeypot_with_listings_goes_on_to_the_spot_check() -> None:
+    # Not judged here (DESIGN §5): the spot check tells existing listings from invented ones.
+    # The decoy expected count is not applied: 5 rows against 20 expected is no T1_TOO_FEW.
+    a = _assess(rows(5), honeypot=True)
+    assert not a.liar and a.reasons == () and a.sample
 
 
 def test_empty_honeypot_file_is_not_a_liar() -> None:

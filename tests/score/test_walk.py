@@ -121,6 +121,17 @@ def test_earlier_copy_does_not_taint_the_original() -> None:
     assert result.winners["10001"] == ("first",)
 
 
+def _nothing_at(zipcode: str):
+    """The site's answers when ``zipcode`` really has no listings (a true honeypot)."""
+
+    def answer(req) -> Lookup:
+        if req.claimed["zipcode"] == zipcode:
+            return Lookup(LookupStatus.GONE)
+        return _truthful(req)
+
+    return answer
+
+
 def test_honeypot_liar_gets_zero_in_every_zipcode() -> None:
     z1, z2 = assignment("10001"), assignment("10002", honeypot=True)
     subs = [
@@ -128,12 +139,35 @@ def test_honeypot_liar_gets_zero_in_every_zipcode() -> None:
         submission("liar", rows(20, "10002"), zipcode="10002", at=1),
         _honest("b", 2),
     ]
-    result = _settle(record([z1, z2], subs), _truthful)
+    result = _settle(record([z1, z2], subs), _nothing_at("10002"))
     assert "liar" in result.liars
     assert result.scores["liar"] == 0
     assert result.winners["10001"] == ("b",)  # the liar's rank went to the next miner
     d = next(d for d in result.decisions if d.hotkey == "liar" and d.zipcode == "10001")
     assert Reason.LIAR_ELSEWHERE in d.reasons and d.rank is None
+    hp = next(d for d in result.decisions if d.hotkey == "liar" and d.zipcode == "10002")
+    assert hp.liar and hp.reasons[0] is Reason.HONEYPOT and Reason.T3_NOT_FOUND in hp.reasons
+
+
+def test_honeypot_with_listings_that_exist_is_not_a_lie() -> None:
+    """DESIGN §5: a honeypot file is spot-checked like any file. Real listings there (fewer than
+    the decoy count shown, so tier 1 must not apply) mean the belief was wrong, not the miner."""
+    z = assignment("10002", expected=300, honeypot=True)
+    result = _settle(record([z], [_honest("finder", 1, "10002", n=12)]), _truthful)
+    d = result.decisions[0]
+    assert not d.liar and "finder" not in result.liars
+    assert Reason.T1_TOO_FEW not in d.reasons and d.spot is not None
+    assert d.spot.reason is Reason.T3_PASS
+
+
+def test_a_few_invented_rows_in_a_honeypot_are_still_spot_checked() -> None:
+    """Attack: below the decoy's tier-1 floor, invented rows would skip tier 3 and go unpunished
+    (and, counted as evidence, drain the honeypot pool). Honeypot files skip tier 1 instead."""
+    z = assignment("10002", expected=300, honeypot=True)
+    subs = [submission("prober", rows(3, "10002", start_id=9_000), zipcode="10002", at=1)]
+    result = _settle(record([z], subs), _nothing_at("10002"))
+    assert result.liars == frozenset({"prober"})
+    assert result.decisions[0].reasons[0] is Reason.HONEYPOT
 
 
 def test_gone_listing_makes_liar_across_zipcodes() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from resi.score.models import AssignmentInput, Decision, EpochResult, Reason
+from resi.score.models import AssignmentInput, Decision, EpochResult, Reason, SpotResult
 from resi.validate.calibration import zipcode_counts
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -17,13 +17,18 @@ def _a(zipcode: str, honeypot: bool = False) -> AssignmentInput:
 
 
 def _d(zipcode: str, hotkey: str, rows: int, liar: bool, reason: Reason) -> Decision:
+    # Tier-3 codes come with the spot check that gave them (its evidence is not needed here).
+    spot = SpotResult(reason, 3, 3, 3, 3, ()) if reason.value.startswith("T3_") else None
     return Decision(
-        zipcode, hotkey, 0, T0, "0" * 64, rows, (reason,), liar, False, None, None, None
+        zipcode, hotkey, 0, T0, "0" * 64, rows, (reason,), liar, False, None, None, spot
     )
 
 
 def test_counts_follow_the_evidence() -> None:
-    assignments = [_a("10001"), _a("20002"), _a("30003"), _a("40004", True), _a("50005", True)]
+    assignments = [
+        *(_a("10001"), _a("20002"), _a("30003"), _a("40004", True), _a("50005", True)),
+        _a("60006", True),
+    ]
     decisions = (
         _d("10001", "m1", 280, False, Reason.T3_PASS),
         _d("20002", "m1", 0, False, Reason.T1_TOO_FEW),  # an honest search came back empty
@@ -31,6 +36,9 @@ def test_counts_follow_the_evidence() -> None:
         _d("40004", "m2", 0, False, Reason.HONEYPOT_EMPTY),
         _d("50005", "m3", 12, False, Reason.T3_PASS),  # real listings at a "honeypot"
         _d("50005", "liar", 40, True, Reason.HONEYPOT),
+        # Attack: rows that never reached a spot check prove nothing about a honeypot, so they
+        # can't drain the pool; and rows never mean "validated empty".
+        _d("60006", "prober", 3, False, Reason.T2_INCONSISTENT),
     )
     result = EpochResult(
         epoch_id="e",
