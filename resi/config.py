@@ -279,6 +279,13 @@ class ApiServerSettings(
     require_receiver: bool = Field(
         False, description="Refuse requests not signed for this API's hotkey."
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="API processes sharing the port (SO_REUSEPORT); more than 1 needs PostgreSQL. "
+        "Each runs as a replica (own metagraph snapshot, epoch manager, purge).",
+    )
 
 
 class MinerSettings(

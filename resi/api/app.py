@@ -183,8 +183,14 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
-async def serve(settings: ApiServerSettings) -> None:
-    """Run the API until SIGTERM/SIGINT: open store, chain and S3, serve, then close everything."""
+async def serve(
+    settings: ApiServerSettings, *, reuse_port: bool = False, worker: int | None = None
+) -> None:
+    """Run the API until SIGTERM/SIGINT: open store, chain and S3, serve, then close everything.
+
+    ``reuse_port`` lets several worker processes listen on one port (``resi.api.workers``);
+    ``worker`` (their index) is then sent back in an ``X-Resi-Worker`` header.
+    """
     from resi.chain import open_chain
     from resi.epoch.store.base import open_store
     from resi.s3.issuer import S3Issuer
@@ -205,7 +211,9 @@ async def serve(settings: ApiServerSettings) -> None:
                 secret=secret,
                 manager=manager,
             )
-            await _run_until_signal(app, settings.host, settings.port)
+            if worker is not None:
+                app.on_response_prepare.append(_worker_header(worker))
+            await _run_until_signal(app, settings.host, settings.port, reuse_port=reuse_port)
     finally:
         await chain.close()
         await store.close()
@@ -227,11 +235,22 @@ async def _build_manager(settings: ApiServerSettings, store: Any, secret: str) -
     return EpochManager(store, settings, secret, catalog)
 
 
-async def _run_until_signal(app: web.Application, host: str, port: int) -> None:
+def _worker_header(worker: int) -> Any:
+    value = str(worker)
+
+    async def add(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Resi-Worker"] = value
+
+    return add
+
+
+async def _run_until_signal(
+    app: web.Application, host: str, port: int, *, reuse_port: bool = False
+) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, reuse_port=False)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
         await site.start()
         log.info("resi API listening on http://%s:%s", host, port)
         stop = asyncio.Event()
