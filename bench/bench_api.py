@@ -271,7 +271,8 @@ WRK_LUA = Path(__file__).with_name("bench_api_wrk.lua")
 
 def _write_requests(signed: list[list[bytes]], path: Path) -> int:
     """One request per line (CRLF as ``|``), clients interleaved; returns how many."""
-    lines = [raw.decode().replace("\r\n", "|") for batch in zip(*signed) for raw in batch]
+    batches = zip(*signed, strict=False)
+    lines = [raw.decode().replace("\r\n", "|") for batch in batches for raw in batch]
     path.write_text("\n".join(lines) + "\n")
     return len(lines)
 
