@@ -279,6 +279,12 @@ class ApiServerSettings(
     require_receiver: bool = Field(
         False, description="Refuse requests not signed for this API's hotkey."
     )
+    archived_retention_epochs: int | None = Field(
+        None,
+        ge=1,
+        description="Delete ARCHIVED epochs (assignments, commits, statuses, results) that ended "
+        "more than this many epoch lengths ago (never within cooldown_hours); unset keeps all.",
+    )
     workers: int = Field(
         1,
         ge=1,

@@ -26,8 +26,8 @@ from resi.api.background import (
     PURGE_SECONDS,
     EpochManagerLike,
     every,
+    housekeeping,
     manager_interval,
-    purge_once,
     refresh_metagraph,
     run_manager_once,
 )
@@ -171,7 +171,7 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     if app[BACKGROUND_KEY]:
         interval = state.settings.metagraph_refresh_seconds
         tasks.append(asyncio.create_task(every(interval, lambda: refresh_metagraph(state))))
-        tasks.append(asyncio.create_task(every(PURGE_SECONDS, lambda: purge_once(state))))
+        tasks.append(asyncio.create_task(every(PURGE_SECONDS, lambda: housekeeping(state))))
         if manager is not None:
             step = manager_interval(state.settings.epoch_seconds)
             tasks.append(asyncio.create_task(every(step, lambda: run_manager_once(state, manager))))
