@@ -279,6 +279,11 @@ class ApiServerSettings(
     require_receiver: bool = Field(
         False, description="Refuse requests not signed for this API's hotkey."
     )
+    archive_after_epochs: int = Field(
+        7,
+        ge=1,
+        description="A COMPLETED epoch becomes ARCHIVED this many epoch lengths after its end.",
+    )
     archived_retention_epochs: int | None = Field(
         None,
         ge=1,

@@ -232,7 +232,9 @@ async def _build_manager(settings: ApiServerSettings, store: Any, secret: str) -
     from resi.epoch.manager import EpochManager, resolve_catalog
 
     catalog = await resolve_catalog(store, settings)
-    return EpochManager(store, settings, secret, catalog)
+    return EpochManager(
+        store, settings, secret, catalog, archive_after_epochs=settings.archive_after_epochs
+    )
 
 
 def _worker_header(worker: int) -> Any:
