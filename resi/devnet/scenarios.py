@@ -348,8 +348,11 @@ async def run_miner(spec: ScenarioSpec, miner: MinerSpec) -> None:
                     ctx.event(assignment.epoch_id, "start", "")
                     try:
                         await behaviour(ctx, assignment)
-                    except ResiError as exc:
-                        # One bad epoch (e.g. the API briefly down) must not end the scenario.
+                    except* ResiError as group:
+                        # One bad epoch (e.g. the API briefly down, or the epoch closing while a
+                        # zipcode is still uploading) must not end the scenario; behaviours run
+                        # zipcodes in task groups, so the errors arrive grouped.
+                        exc = group.exceptions[0]
                         ctx.event(assignment.epoch_id, "error", f"{type(exc).__name__}: {exc}")
                 await anyio.sleep(spec.poll_seconds)
         finally:
