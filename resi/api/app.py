@@ -23,10 +23,10 @@ from resi.api import miner_routes, public_routes, signed_routes, validator_route
 from resi.api.assignment_doc import SignedAssignment
 from resi.api.auth import gate_middleware
 from resi.api.background import (
-    PURGE_SECONDS,
     EpochManagerLike,
     every,
     housekeeping,
+    housekeeping_interval,
     manager_interval,
     refresh_metagraph,
     run_manager_once,
@@ -171,7 +171,8 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     if app[BACKGROUND_KEY]:
         interval = state.settings.metagraph_refresh_seconds
         tasks.append(asyncio.create_task(every(interval, lambda: refresh_metagraph(state))))
-        tasks.append(asyncio.create_task(every(PURGE_SECONDS, lambda: housekeeping(state))))
+        chores = housekeeping_interval(state.settings.epoch_seconds)
+        tasks.append(asyncio.create_task(every(chores, lambda: housekeeping(state))))
         if manager is not None:
             step = manager_interval(state.settings.epoch_seconds)
             tasks.append(asyncio.create_task(every(step, lambda: run_manager_once(state, manager))))

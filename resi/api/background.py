@@ -103,6 +103,11 @@ async def every(seconds: float, step: Callable[[], Awaitable[Any]]) -> None:
         await step()
 
 
+def housekeeping_interval(epoch_seconds: int) -> float:
+    """How often to purge and prune: every minute, more often for short (devnet) epochs."""
+    return min(PURGE_SECONDS, max(1.0, epoch_seconds / 4))
+
+
 def manager_interval(epoch_seconds: int) -> float:
     """How often to run ``ensure``: often enough for seconds-long devnet epochs, ≤ 30 s."""
     return max(0.5, min(30.0, epoch_seconds / 20))
