@@ -86,7 +86,9 @@ class EpochCheckpoint:
     assessments (JSON); ``lookups`` maps a listing key to its ``Lookup``.
 
     Mutate ``downloads``/``lookups`` freely and call ``save()``, which appends the changes;
-    ``add_assessments`` appends one zipcode at once.
+    ``add_assessments`` appends one zipcode at once. ``done`` holds every finished zipcode;
+    ``assessments`` only those loaded from disk (the caller holds the ones it adds, so the
+    epoch's assessments are not kept twice in memory).
     """
 
     path: Path
@@ -94,6 +96,7 @@ class EpochCheckpoint:
     downloads: dict[str, dict[str, str]] = field(default_factory=dict)
     assessments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
     _saved_downloads: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     _saved_lookups: set[str] = field(default_factory=set, repr=False)
     _has_header: bool = field(default=False, repr=False)
@@ -132,6 +135,7 @@ class EpochCheckpoint:
                 ckpt._saved_downloads[rec["key"]] = dict(entry)
             elif kind == "assessment":
                 ckpt.assessments[rec["zipcode"]] = rec["files"]
+                ckpt.done.add(rec["zipcode"])
             elif kind == "lookup":
                 ckpt.lookups[rec["key"]] = Lookup.from_json(rec["lookup"])
                 ckpt._saved_lookups.add(rec["key"])
@@ -160,8 +164,8 @@ class EpochCheckpoint:
     def add_assessments(self, zipcode: str, assessments: list[FileAssessment]) -> None:
         """Record (and append) one finished zipcode's assessments."""
         raw = [a.to_json() for a in assessments]
-        self.assessments[zipcode] = raw
         self._append([{"kind": "assessment", "zipcode": zipcode, "files": raw}])
+        self.done.add(zipcode)
 
     def save(self) -> None:
         """Append the downloads and lookups changed since the last save (cost ∝ the changes,

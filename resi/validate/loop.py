@@ -275,10 +275,10 @@ class Validator:
             by_zip.setdefault(c.zipcode, []).append(c)
         assignment_of = {a.zipcode: a for a in assignments}
         zips = sorted(assignment_of)
-        todo = [z for z in zips if z not in ckpt.assessments]
+        todo = [z for z in zips if z not in ckpt.done]
         n_done = 0
         for zipcode in zips:
-            if zipcode in ckpt.assessments:
+            if zipcode in ckpt.done:
                 for a in ckpt.zipcode_assessments(zipcode) or []:
                     files[(a.hotkey, a.zipcode)] = a
                 n_done += 1

@@ -58,6 +58,8 @@ def test_roundtrip_and_later_record_wins(tmp_path: Path) -> None:
     assert back.downloads["5B|60614"]["status"] == "OK"
     assert back.lookups == ckpt.lookups
     assert back.zipcode_assessments("60601") == [_assessment("5A", "60601")]
+    assert back.done == ckpt.done == {"60600", "60601", "60602"}
+    assert not ckpt.assessments  # what this session added is not kept twice in memory
     assert back.zipcode_assessments("99999") is None
 
 
@@ -85,22 +87,24 @@ def test_torn_last_line_is_dropped_and_appends_continue(tmp_path: Path) -> None:
     with path.open("ab") as f:  # a crash in the middle of appending a record
         f.write(b'{"kind": "assessment", "zipcode": "7')
     resumed = EpochCheckpoint.load(path, EPOCH)
-    assert set(resumed.assessments) == {"60600", "60601"}
+    assert resumed.done == set(resumed.assessments) == {"60600", "60601"}
     assert path.read_bytes() == intact  # the torn tail is cut off
     resumed.add_assessments("60602", [_assessment("5A", "60602")])
-    assert set(EpochCheckpoint.load(path, EPOCH).assessments) == {"60600", "60601", "60602"}
+    assert EpochCheckpoint.load(path, EPOCH).done == {"60600", "60601", "60602"}
 
 
 def test_every_truncation_point_loads_a_prefix(tmp_path: Path) -> None:
     """Killed at any byte, the checkpoint loads as some prefix of what was recorded."""
     path = tmp_path / CHECKPOINT_NAME
-    full = _fill(path, 2)
+    _fill(path, 2)
+    full = EpochCheckpoint.load(path, EPOCH)
     data = path.read_bytes()
     for cut in range(0, len(data), 7):
         path.write_bytes(data[:cut])
         got = EpochCheckpoint.load(path, EPOCH)
         assert got.downloads.items() <= full.downloads.items()
         assert got.assessments.items() <= full.assessments.items()
+        assert got.done <= full.done
         assert got.lookups.items() <= full.lookups.items()
 
 
