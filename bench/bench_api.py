@@ -8,6 +8,14 @@ the server's CPU per request (printed, with the server's own CPU per request rea
 and the load average: the machine is shared, so compare CPU/request, not only req/s).
 
 Run: ``PYTHONPATH=. /work/venv/bin/python bench/bench_api.py [--requests N] [--clients 64 256]``.
+
+``--ratios`` (issue 17) instead measures with wrk (``apt-get install wrk``) over pre-signed
+requests (``bench/bench_api_wrk.lua`` cycles through them, one fresh nonce per request), on
+PostgreSQL, in one run: a bare aiohttp server that only verifies btauth/1, `resi serve-api` with 1
+worker and with 2 workers (each on a fresh database, so the same signed set is fresh for each),
+and prints one worker / signature-only (goal >= 0.85) and 2 workers / 1 worker (goal >= 1.7):
+
+    PYTHONPATH=. .venv/bin/python bench/bench_api.py --ratios [--seconds 10] [--connections 64]
 """
 
 from __future__ import annotations
@@ -233,8 +241,165 @@ def run_backend(backend: str, s3: LocalS3, root: Path, args: argparse.Namespace)
             asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
+SIG_ONLY_SERVER = """
+import sys
+from aiohttp import web
+from bittensor import http_auth
+
+class AcceptAll:
+    def check_and_store(self, hotkey_ss58, nonce_ns):
+        return True
+
+ACCEPT = AcceptAll()
+
+async def current(request):
+    raw = await request.read()
+    try:
+        caller = http_auth.verify(request.headers, raw, method=request.method,
+            path=request.raw_path, self_hotkey_ss58="", require_receiver=False,
+            nonce_store=ACCEPT, max_age=3600.0)
+    except http_auth.AuthError as exc:
+        return web.json_response({"error": type(exc).__name__}, status=401)
+    return web.json_response({"hotkey": caller.hotkey_ss58})
+
+app = web.Application()
+app.router.add_get(sys.argv[2], current)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+WRK_LUA = Path(__file__).with_name("bench_api_wrk.lua")
+
+
+def _write_requests(signed: list[list[bytes]], path: Path) -> int:
+    """One request per line (CRLF as ``|``), clients interleaved; returns how many."""
+    batches = zip(*signed, strict=False)
+    lines = [raw.decode().replace("\r\n", "|") for batch in batches for raw in batch]
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def run_wrk(url: str, requests: Path, seconds: int, connections: int, threads: int) -> dict:
+    """Run wrk against ``url``; returns req/s, non-2xx count and latency (ms)."""
+    import re
+    import subprocess
+
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+           "-s", str(WRK_LUA), url + CURRENT, "--", str(requests), str(threads)]  # fmt: skip
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out)
+        if m is None:
+            return float("nan")
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+    return {"rps": rps, "total": total, "non2xx": int(bad.group(1)) if bad else 0,
+            "p50": ms("50%"), "p99": ms("99%")}  # fmt: skip
+
+
+def _sig_only(port: int) -> Iterator[str]:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", SIG_ONLY_SERVER, str(port), CURRENT])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        for _ in range(600):
+            try:
+                httpx.get(url + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def ratios(args: argparse.Namespace) -> None:
+    """Signature-only server vs `resi serve-api` with 1 and 2 workers, on PostgreSQL (wrk)."""
+    import contextlib
+
+    from tests.api.procs import free_port
+
+    print(f"load average before: [{_load()}] on {os.cpu_count()} cores", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        uris = [f"//bench-{i}" for i in range(args.connections)]
+        chain_path = root / "chain.sqlite"
+        chain = DevnetChain(chain_path, netuid=46, block_time=0.5)
+        for i, uri in enumerate(uris):
+            chain.register(Keypair.create_from_uri(uri).ss58_address, f"5cold{i}", 1.0, False)
+        per = max(2, args.expect_rps * args.seconds // len(uris))
+        t = time.perf_counter()
+        signed = presign(uris, per, "127.0.0.1", args.sign_procs)
+        n = _write_requests(signed, root / "requests.txt")
+        print(f"pre-signed {n} requests in {time.perf_counter() - t:.1f} s", flush=True)
+        results: dict[str, dict] = {}
+        port = free_port()
+        with contextlib.contextmanager(_sig_only)(port) as url:
+            run_wrk(url, root / "requests.txt", 2, args.connections, args.threads)  # warm
+            results["sig-only"] = run_wrk(
+                url, root / "requests.txt", args.seconds, args.connections, args.threads
+            )
+        s3 = LocalS3(root / "s3", bucket="resi-bench")
+        s3.start()
+        try:
+            for workers in (1, 2):
+                pg_name = f"resi_bench_{uuid.uuid4().hex[:8]}"
+                asyncio.run(_pg(f'CREATE DATABASE "{pg_name}"'))
+                db_url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+                try:
+                    seed_small_catalog(db_url)
+                    env = server_env(
+                        db_url,
+                        s3,
+                        chain_path,
+                        RESI_RATE_LIMIT_PER_MINUTE="100000000",
+                        RESI_AUTH_MAX_AGE="3600",
+                        RESI_WORKERS=str(workers),
+                    )
+                    with serve_api_processes(env) as (url,):
+                        # warm every worker (connections, caches) with a few fresh requests
+                        warm = presign(uris, 4, "127.0.0.1", args.sign_procs)
+                        _write_requests(warm, root / "warm.txt")
+                        run_wrk(url, root / "warm.txt", 2, args.connections, args.threads)
+                        results[f"resi x{workers}"] = run_wrk(
+                            url, root / "requests.txt", args.seconds, args.connections,
+                            args.threads,
+                        )  # fmt: skip
+                finally:
+                    asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+        finally:
+            s3.stop()
+    for name, r in results.items():
+        print(
+            f"{name:9s} req/s={r['rps']:8.0f} requests={r['total']:7d} non2xx={r['non2xx']:5d}"
+            f" p50={r['p50']:6.2f}ms p99={r['p99']:7.2f}ms",
+            flush=True,
+        )
+    one = results["resi x1"]["rps"] / results["sig-only"]["rps"]
+    two = results["resi x2"]["rps"] / results["resi x1"]["rps"]
+    print(f"RATIO 1 worker / signature-only: {one:.2f} (goal >= 0.85)")
+    print(f"RATIO 2 workers / 1 worker: {two:.2f} (goal >= 1.7)")
+    if any(r["non2xx"] for r in results.values()):
+        print("note: non-2xx responses: the pre-signed set ran out (raise --expect-rps)")
+    print(f"load average after: [{_load()}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ratios", action="store_true", help="wrk ratios (see above)")
+    parser.add_argument("--seconds", type=int, default=10, help="--ratios: seconds per run")
+    parser.add_argument("--connections", type=int, default=64, help="--ratios: connections")
+    parser.add_argument("--threads", type=int, default=1, help="--ratios: wrk threads")
+    parser.add_argument(
+        "--expect-rps", type=int, default=8000, help="--ratios: pre-sign for this rate"
+    )
     parser.add_argument("--requests", type=int, default=10_000, help="requests per run")
     parser.add_argument("--clients", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
@@ -246,6 +411,9 @@ def main() -> None:
         help="open loop: offered req/s in total (default: closed loop, as fast as possible)",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.ratios:
+        ratios(args)
+        return
     print(f"load average before: [{_load()}] on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

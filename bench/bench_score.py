@@ -1,166 +1,159 @@
-"""Benchmark: score a synthetic epoch of 250 miners × 25 zipcodes × 400 listings (2.5M rows).
+"""Benchmark: validate a synthetic epoch from Parquet files on disk, against the pyarrow floor.
 
-Runs tiers 1–2, ranking and tier 3 with spot checks answered from an in-memory "market" (the
-pending-lookup protocol exactly as the validator drives it). Prints wall time and peak RSS.
-Target on the reference machine: ≤ 60 s and ≤ 2 GB.
+Writes M miners × Z zipcodes × R rows as real listing files (not timed), then, each phase in a
+fresh subprocess so peak memory is its own:
 
-    /work/venv/bin/python bench/bench_score.py [--miners 250] [--zipcodes 25] [--rows 400]
+- **floor**: a minimal pyarrow pass: ``pq.read_table`` of every file, nothing else;
+- **resi**: ``Validator.score_local``: the code path of ``resi validate`` after the downloads
+  (reader, tiers 1–2, checkpoint in a fresh workdir, lookups answered by an in-process market,
+  the walk until the consensus hash).
+
+Prints wall time and peak RSS of both, the ratios (goal ≤ 1.3× wall, ≤ 2× memory at 250 miners)
+and, with several ``--miners`` values, the growth curve (goal: linear).
+
+    .venv/bin/python bench/bench_score.py [--miners 250] [--zipcodes 25] [--rows 400]
+    .venv/bin/python bench/bench_score.py --miners 50,100,250,500
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
-from datetime import UTC, datetime, timedelta
-
-import pyarrow as pa
-
-from resi.config import ScoringSettings
-from resi.score import (
-    AssignmentInput,
-    CommitInput,
-    EpochRecord,
-    FileMeta,
-    FileOutcome,
-    Lookup,
-    LookupStatus,
-    Observed,
-    validate_epoch,
-)
-from resi.scrape.listing import LISTING_SCHEMA
-
-EPOCH = "2025-10-01T16-00-00"
-NONCE = "ab" * 16
-T0 = datetime(2025, 10, 1, 16, 0, tzinfo=UTC)
+from pathlib import Path
 
 
-def _base_table(zipcode: str, n: int, start: int) -> pa.Table:
-    ids = [str(start + i) for i in range(n)]
-    cols = {
-        "listing_id": ids,
-        "source": ["zillow"] * n,
-        "url": [
-            f"https://www.zillow.com/homedetails/{i}-Main-St/{z}_zpid/" for i, z in enumerate(ids)
-        ],
-        "zipcode": [zipcode] * n,
-        "address": [f"{i} Main St" for i in range(n)],
-        "city": ["Springfield"] * n,
-        "state": ["IL"] * n,
-        "price": [200_000 + 997 * i for i in range(n)],
-        "status": ["FOR_SALE"] * n,
-        "property_type": ["SINGLE_FAMILY"] * n,
-        "scraped_at": [T0] * n,
-        "bedrooms": [1 + i % 5 for i in range(n)],
-        "bathrooms": [1.0 + (i % 3) * 0.5 for i in range(n)],
-        "living_area_sqft": [800 + 7 * i for i in range(n)],
-        "lot_sqft": [5_000] * n,
-        "year_built": [1950 + i % 70 for i in range(n)],
-        "latitude": [39.78 + 0.0001 * (i % 100) for i in range(n)],
-        "longitude": [-89.65] * n,
-        "days_on_market": [i % 90 for i in range(n)],
-        "listed_at": [T0 - timedelta(days=i % 90) for i in range(n)],
-        "broker": ["Acme"] * n,
-        "mls_id": [f"M{i}" for i in range(n)],
-        "photo_count": [12] * n,
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_floor(root: Path) -> dict[str, float]:
+    import pyarrow.parquet as pq
+
+    files = sorted(root.rglob("*.parquet"))
+    t0 = time.perf_counter()
+    rows = 0
+    for f in files:
+        rows += pq.read_table(f).num_rows
+    return {"wall": time.perf_counter() - t0, "peak_mb": _peak_mb(), "rows": rows}
+
+
+def phase_resi(root: Path, work: Path) -> dict[str, object]:
+    import anyio
+    import httpx
+
+    from resi.config import ValidatorSettings
+    from resi.validate.loop import Validator
+    from resi.validate.synthetic import MarketSource, load_epoch
+
+    epoch = load_epoch(root)
+    source = MarketSource(epoch.market)
+    settings = ValidatorSettings(network="devnet", source="sim", workdir=work)
+    stages: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def progress(_epoch: str, stage: str, _done: int, _total: int) -> None:
+        stages[stage] = time.perf_counter() - t0
+
+    ended: list[float] = []
+
+    async def run() -> object:
+        async with httpx.AsyncClient() as http:
+            v = Validator(None, None, source, "5V", work, settings, http, progress)  # type: ignore[arg-type]
+            scored = await v.score_local(epoch.inputs, epoch.paths)
+            # timed until the result is in hand: anyio.run's teardown is not validation
+            ended.append(time.perf_counter())
+            return scored
+
+    scored = anyio.run(run)
+    wall = ended[0] - t0
+    result = scored.result  # type: ignore[attr-defined]
+    ckpt = next(work.rglob("checkpoint.jsonl"))
+    return {
+        "wall": wall,
+        "peak_mb": _peak_mb(),
+        "assess_done_at": stages.get("assess", 0.0),
+        "lookups": source.lookups,
+        "liars": len(result.liars),
+        "hash": result.consensus_hash,
+        "checkpoint_mb": ckpt.stat().st_size / 1e6,
     }
-    return pa.Table.from_pydict(cols, schema=LISTING_SCHEMA)
 
 
-def build(miners: int, zipcodes: int, rows: int) -> tuple[EpochRecord, dict[str, Lookup]]:
-    assignments, commits, files, market = [], [], {}, {}
-    scraped_idx = LISTING_SCHEMA.get_field_index("scraped_at")
-    for z in range(zipcodes):
-        zipcode = f"{62701 + z:05d}"
-        assignments.append(AssignmentInput(zipcode, rows, "IL", 39.78, -89.65, False))
-        base = _base_table(zipcode, rows, 10_000_000 * (z + 1))
-        # fabricated listings (ids the market never had): their miners must end up liars
-        fake = _base_table(zipcode, rows, 900_000_000 + 10_000_000 * (z + 1))
-        for r in base.select(
-            ["listing_id", "price", "bedrooms", "bathrooms", "living_area_sqft", "zipcode"]
-        ).to_pylist():
-            market[r["listing_id"]] = Lookup(
-                LookupStatus.FOUND,
-                Observed(
-                    r["price"], r["bedrooms"], r["bathrooms"], r["living_area_sqft"], r["zipcode"]
-                ),
-            )
-        for m in range(miners):
-            hotkey = f"5Miner{m:04d}"
-            # each miner's own scrape: same listings, its own scrape time (shares the other buffers)
-            stamp = pa.array(
-                [T0 + timedelta(seconds=m + 1)] * rows, LISTING_SCHEMA.field("scraped_at").type
-            )
-            padder = m % 50 == 1 and m % zipcodes == z % zipcodes
-            source = fake if padder else base
-            table = source.set_column(scraped_idx, LISTING_SCHEMA.field("scraped_at"), stamp)
-            sha = hashlib.sha256(f"{hotkey}:{zipcode}".encode()).hexdigest()
-            commits.append(
-                CommitInput(
-                    hotkey,
-                    zipcode,
-                    f"k/{hotkey}/{zipcode}",
-                    sha,
-                    rows,
-                    # padders commit first so tier 3 reaches them
-                    T0 + timedelta(seconds=-1 if padder else (m * 7919 + z * 31) % 3600),
-                )
-            )
-            files[(hotkey, zipcode)] = FileOutcome.ok(
-                table, FileMeta(EPOCH, NONCE, hotkey, zipcode)
-            )
-    record = EpochRecord(EPOCH, NONCE, "5e" * 32, tuple(assignments), tuple(commits), files)
-    return record, market
+def _child(phase: str, root: Path, work: Path) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", phase, "--root", str(root), "--work", str(work)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--miners", type=int, default=250)
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--miners", default="250", help="one count or a comma list (a curve)")
     p.add_argument("--zipcodes", type=int, default=25)
     p.add_argument("--rows", type=int, default=400)
+    p.add_argument("--phase", choices=["floor", "resi"], help=argparse.SUPPRESS)
+    p.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
-    t_build = time.perf_counter()
-    record, market = build(args.miners, args.zipcodes, args.rows)
-    t0 = time.perf_counter()
-    config = ScoringSettings()
-    lookups: dict[str, Lookup] = {}
-    rounds = 0
-    from resi.score.engine import assess_record
+    if args.phase == "floor":
+        print(json.dumps(phase_floor(args.root)))
+        return
+    if args.phase == "resi":
+        print(json.dumps(phase_resi(args.root, args.work)))
+        return
 
-    assessed = assess_record(record, config)  # once, as the validator does; tables can go now
-    t_assess = time.perf_counter() - t0
-    record = EpochRecord(
-        record.epoch_id,
-        record.nonce,
-        record.validation_seed,
-        record.assignments,
-        record.commits,
-        assessed,
-    )
-    while True:
-        rounds += 1
-        result = validate_epoch(record, lookups, config)
-        if result.complete:
-            break
-        for req in result.pending_lookups:
-            lookups[req.key] = market.get(req.key, Lookup(LookupStatus.GONE))
-    wall = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    total_rows = args.miners * args.zipcodes * args.rows
-    print(
-        f"epoch: {args.miners} miners x {args.zipcodes} zipcodes x {args.rows} rows"
-        f" = {total_rows:,} rows"
-    )
-    print(f"build (not timed): {t0 - t_build:.1f} s")
-    print(f"tiers 1-2 (assess): {t_assess:.1f} s")
-    print(f"score wall time: {wall:.1f} s over {rounds} walk rounds, {len(lookups)} lookups")
-    print(f"peak RSS: {peak_mb:.0f} MB")
-    print(f"liars found: {len(result.liars)}")
-    print(f"consensus hash: {result.consensus_hash}")
-    print(f"winners of first zipcode: {next(iter(result.winners.values()))}")
-    sys.exit(0 if wall <= 60 and peak_mb <= 2048 else 1)
+    from resi.validate.synthetic import write_epoch
+
+    print(f"load average at start: {os.getloadavg()}")
+    curve = []
+    ok = True
+    for miners in [int(m) for m in args.miners.split(",")]:
+        with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
+            root, work = Path(tmp) / "files", Path(tmp) / "work"
+            t = time.perf_counter()
+            epoch = write_epoch(root, miners, args.zipcodes, args.rows)
+            built = time.perf_counter() - t
+            total = miners * args.zipcodes * args.rows
+            floor = _child("floor", root, work)
+            resi = _child("resi", root, work)
+            wall_ratio = float(resi["wall"]) / float(floor["wall"])  # type: ignore[arg-type]
+            mem_ratio = float(resi["peak_mb"]) / float(floor["peak_mb"])  # type: ignore[arg-type]
+            print(
+                f"epoch: {miners} miners x {args.zipcodes} zipcodes x {args.rows} rows"
+                f" = {total:,} rows, {len(epoch.paths)} files,"
+                f" {epoch.total_bytes / 1e6:.1f} MB (written in {built:.1f} s, not timed)"
+            )
+            print(
+                f"  floor (pq.read_table of every file): {floor['wall']:.2f} s,"
+                f" peak RSS {floor['peak_mb']:.0f} MB"
+            )
+            print(
+                f"  resi (Validator.score_local): {resi['wall']:.2f} s"
+                f" (assessed at {resi['assess_done_at']:.2f} s),"
+                f" peak RSS {resi['peak_mb']:.0f} MB, checkpoint {resi['checkpoint_mb']:.1f} MB,"
+                f" {resi['lookups']} lookups, {resi['liars']} liars"
+            )
+            print(f"  consensus hash: {resi['hash']}")
+            print(
+                f"  RATIO wall {wall_ratio:.2f}x (goal <= 1.3), memory {mem_ratio:.2f}x (goal <= 2)"
+            )
+            curve.append((miners, total, float(resi["wall"]), float(resi["peak_mb"])))  # type: ignore[arg-type]
+            ok = ok and wall_ratio <= 1.3 and mem_ratio <= 2.0
+    if len(curve) > 1:
+        print("curve (miners, rows, resi wall s, s per million rows, peak MB):")
+        for miners, total, wall, peak in curve:
+            print(f"  {miners:5d} {total:>11,} {wall:8.2f} {wall / total * 1e6:8.2f} {peak:8.0f}")
+    print(f"load average at end: {os.getloadavg()}")
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

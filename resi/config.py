@@ -421,6 +421,24 @@ class ApiServerSettings(
     validator_upload_grant_seconds: int = Field(
         3_600, gt=0, description="Lifetime of a validator's one-report upload grant."
     )
+    archive_after_epochs: int = Field(
+        7,
+        ge=1,
+        description="A COMPLETED epoch becomes ARCHIVED this many epoch lengths after its end.",
+    )
+    archived_retention_epochs: int | None = Field(
+        None,
+        ge=1,
+        description="Delete ARCHIVED epochs (assignments, commits, statuses, results) that ended "
+        "more than this many epoch lengths ago (never within cooldown_hours); unset keeps all.",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="API processes sharing the port (SO_REUSEPORT); more than 1 needs PostgreSQL. "
+        "Each runs as a replica (own metagraph snapshot, epoch manager, purge).",
+    )
 
 
 class MinerSettings(

@@ -31,11 +31,11 @@ from resi.api import client as paths
 from resi.api.assignment_doc import SignedAssignment
 from resi.api.auth import IP_LIMITER_KEY, gate_middleware
 from resi.api.background import (
-    PURGE_SECONDS,
     EpochManagerLike,
     every,
+    housekeeping,
+    housekeeping_interval,
     manager_interval,
-    purge_once,
     refresh_metagraph,
     run_manager_once,
 )
@@ -238,7 +238,8 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     if app[BACKGROUND_KEY]:
         interval = state.settings.metagraph_refresh_seconds
         tasks.append(asyncio.create_task(every(interval, lambda: refresh_metagraph(state))))
-        tasks.append(asyncio.create_task(every(PURGE_SECONDS, lambda: purge_once(state))))
+        chores = housekeeping_interval(state.settings.epoch_seconds)
+        tasks.append(asyncio.create_task(every(chores, lambda: housekeeping(state))))
         if manager is not None:
             step = manager_interval(state.settings.epoch_seconds)
             tasks.append(asyncio.create_task(every(step, lambda: run_manager_once(state, manager))))
@@ -250,8 +251,14 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
-async def serve(settings: ApiServerSettings) -> None:
-    """Run the API until SIGTERM/SIGINT: open store, chain and S3, serve, then close everything."""
+async def serve(
+    settings: ApiServerSettings, *, reuse_port: bool = False, worker: int | None = None
+) -> None:
+    """Run the API until SIGTERM/SIGINT: open store, chain and S3, serve, then close everything.
+
+    ``reuse_port`` lets several worker processes listen on one port (``resi.api.workers``);
+    ``worker`` (their index) is then sent back in an ``X-Resi-Worker`` header.
+    """
     from resi.chain import open_chain
     from resi.epoch.store.base import open_store
     from resi.s3.issuer import S3Issuer
@@ -272,7 +279,9 @@ async def serve(settings: ApiServerSettings) -> None:
                 secret=secret,
                 manager=manager,
             )
-            await _run_until_signal(app, settings)
+            if worker is not None:
+                app.on_response_prepare.append(_worker_header(worker))
+            await _run_until_signal(app, settings, reuse_port=reuse_port)
     finally:
         await chain.close()
         await store.close()
@@ -301,15 +310,28 @@ async def _build_manager(settings: ApiServerSettings, store: Any, secret: str) -
     from resi.epoch.manager import EpochManager, resolve_catalog
 
     catalog = await resolve_catalog(store, settings)
-    return EpochManager(store, settings, secret, catalog)
+    return EpochManager(
+        store, settings, secret, catalog, archive_after_epochs=settings.archive_after_epochs
+    )
 
 
-async def _run_until_signal(app: web.Application, settings: ApiServerSettings) -> None:
+def _worker_header(worker: int) -> Any:
+    value = str(worker)
+
+    async def add(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Resi-Worker"] = value
+
+    return add
+
+
+async def _run_until_signal(
+    app: web.Application, settings: ApiServerSettings, *, reuse_port: bool = False
+) -> None:
     host, port = settings.host, settings.port
     runner = web.AppRunner(app, **server_options(settings))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, reuse_port=False)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
         await site.start()
         log.info("resi API listening on http://%s:%s", host, port)
         stop = asyncio.Event()

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Protocol
 
 from resi.api.state import ApiState, Membership
@@ -116,11 +117,41 @@ async def purge_once(state: ApiState) -> int:
         return 0
 
 
+async def prune_once(state: ApiState) -> list[str]:
+    """Delete ARCHIVED epochs past ``archived_retention_epochs`` (never within the zipcode
+    cooldown, whose assignments selection still reads). Returns the pruned ids ([] when off or
+    on a store error)."""
+    keep = state.settings.archived_retention_epochs
+    if keep is None:
+        return []
+    s = state.settings
+    horizon = max(keep * s.epoch_seconds, s.cooldown_hours * 3600)
+    try:
+        pruned = await state.store.prune_archived(state.now() - timedelta(seconds=horizon))
+    except StoreError as exc:
+        log.warning("pruning archived epochs failed: %s", exc)
+        return []
+    if pruned:
+        log.info("pruned %d archived epochs: %s .. %s", len(pruned), pruned[0], pruned[-1])
+    return pruned
+
+
+async def housekeeping(state: ApiState) -> None:
+    """One purge of expired nonces/rate windows and one retention pass."""
+    await purge_once(state)
+    await prune_once(state)
+
+
 async def every(seconds: float, step: Callable[[], Awaitable[Any]]) -> None:
     """Run ``step`` every ``seconds`` forever (until cancelled)."""
     while True:
         await asyncio.sleep(seconds)
         await step()
+
+
+def housekeeping_interval(epoch_seconds: int) -> float:
+    """How often to purge and prune: every minute, more often for short (devnet) epochs."""
+    return min(PURGE_SECONDS, max(1.0, epoch_seconds / 4))
 
 
 def manager_interval(epoch_seconds: int) -> float:

@@ -37,10 +37,13 @@ def command(
     host: str = typer.Option(None, "--host", help="Address to listen on."),
     port: int = typer.Option(None, "--port", help="Port to listen on."),
     secret: str = typer.Option(None, "--secret", help="Server secret (required off devnet)."),
+    workers: int = typer.Option(
+        None, "--workers", help="API processes on the port (SO_REUSEPORT); >1 needs PostgreSQL."
+    ),
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
 ) -> None:
-    """Serve the resi API until SIGTERM/SIGINT (replicas may share one PostgreSQL database)."""
+    """Serve the resi API until SIGTERM/SIGINT (replicas and workers share one PostgreSQL)."""
     from resi.api.app import serve
     from resi.config import ApiServerSettings
 
@@ -55,7 +58,12 @@ def command(
         "host": host,
         "port": port,
         "secret": secret,
+        "workers": workers,
     }
     settings = settings_from(ApiServerSettings, flags, config, sets)
     configure_logging_from(settings)
+    if settings.workers > 1:
+        from resi.api.workers import run_workers
+
+        raise typer.Exit(run_workers(settings))
     run_async(serve, settings)

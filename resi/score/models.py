@@ -7,7 +7,7 @@ Everything here is a frozen dataclass with no I/O so scoring stays pure and repl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
@@ -241,7 +241,9 @@ class FileAssessment:
         return not self.reasons
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
+        # field by field: ``asdict`` would deep-copy every sampled row only to replace it below
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["metrics"] = asdict(self.metrics) if self.metrics is not None else None
         d["reasons"] = [r.value for r in self.reasons]
         d["sample"] = [
             {"index": s.index, "key": s.key, "claimed": dict(s.claimed)} for s in self.sample

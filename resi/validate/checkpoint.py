@@ -1,14 +1,22 @@
-"""Crash-safe validator progress in ``--workdir`` (versioned JSON, written atomically).
+"""Crash-safe validator progress in ``--workdir``.
 
-``state.json`` holds the finished epochs (with their consensus hashes and scores for weights) and
-the block of the last weight setting; ``epochs/{epoch_id}/checkpoint.json`` holds one epoch's
-verified downloads, finished zipcodes' assessments and every lookup done, so a restart redoes
-none of them.
+``state.json`` (versioned JSON, rewritten atomically; small: one entry per finished epoch) holds
+the finished epochs (with their consensus hashes and scores for weights) and the block of the last
+weight setting.
+
+``epochs/{epoch_id}/checkpoint.jsonl`` holds one epoch's verified downloads, finished zipcodes'
+assessments and every lookup done, so a restart redoes none of them. It is append-only JSON
+lines: a header line ``{"schema_version", "epoch_id"}`` then one record per line
+(``download``, ``assessment`` of one zipcode, ``lookup``); a later record for the same key wins.
+Saving appends only what changed since the last save, so the cost per zipcode does not grow with
+the epoch (rewriting one growing JSON document after every zipcode was quadratic). A crash in the
+middle of an append leaves a torn last line, which loading drops (that record is redone).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,44 +49,136 @@ def _write(path: Path, doc: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+EPOCH_CHECKPOINT_VERSION = 2
+CHECKPOINT_NAME = "checkpoint.jsonl"
+
+
+def _parse_lines(path: Path, data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The records of a JSON-lines checkpoint and the byte length of its intact prefix.
+
+    A torn final line (no newline, or not JSON: a crash while appending) is left out; a bad line
+    anywhere else raises ``ConfigError``.
+    """
+    records: list[dict[str, Any]] = []
+    good = 0
+    lines = data.split(b"\n")
+    for i, line in enumerate(lines):
+        last = i == len(lines) - 1  # text after the final newline: torn or empty
+        if last:
+            break
+        try:
+            rec = json.loads(line)
+            if not isinstance(rec, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            if i == len(lines) - 2 and not lines[-1]:
+                break  # the final complete-looking line is torn inside: drop it
+            raise ConfigError(f"checkpoint {path} line {i + 1} is corrupt: {exc}") from None
+        records.append(rec)
+        good += len(line) + 1
+    return records, good
+
+
 @dataclass
 class EpochCheckpoint:
-    """One epoch's progress. ``downloads`` maps ``hotkey|zipcode`` to ``OK`` or a reason code."""
+    """One epoch's progress. ``downloads`` maps ``hotkey|zipcode`` to ``{sha256, status}``
+    (``status`` is ``OK`` or a reason code); ``assessments`` maps a zipcode to its files'
+    assessments (JSON); ``lookups`` maps a listing key to its ``Lookup``.
+
+    Mutate ``downloads``/``lookups`` freely and call ``save()``, which appends the changes;
+    ``add_assessments`` appends one zipcode at once. ``done`` holds every finished zipcode;
+    ``assessments`` only those loaded from disk (the caller holds the ones it adds, so the
+    epoch's assessments are not kept twice in memory).
+    """
 
     path: Path
     epoch_id: str
     downloads: dict[str, dict[str, str]] = field(default_factory=dict)
     assessments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
+    _saved_downloads: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    _saved_lookups: set[str] = field(default_factory=set, repr=False)
+    _has_header: bool = field(default=False, repr=False)
 
     @classmethod
     def load(cls, path: Path, epoch_id: str) -> EpochCheckpoint:
-        doc = _read(path)
-        if doc is None:
-            return cls(path=path, epoch_id=epoch_id)
-        return cls(
-            path=path,
-            epoch_id=epoch_id,
-            downloads=doc.get("downloads", {}),
-            assessments=doc.get("assessments", {}),
-            lookups={k: Lookup.from_json(v) for k, v in doc.get("lookups", {}).items()},
-        )
+        """The checkpoint at ``path`` (empty if absent). Raises ``ConfigError`` if it is corrupt
+        before its last line, of another schema version or of another epoch."""
+        ckpt = cls(path=path, epoch_id=epoch_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return ckpt
+        except OSError as exc:
+            raise ConfigError(f"cannot read checkpoint {path}: {exc}") from None
+        records, good = _parse_lines(path, data)
+        if good < len(data):
+            with path.open("r+b") as f:  # drop the torn tail so appends start on a clean line
+                f.truncate(good)
+        if not records:
+            return ckpt
+        header = records[0]
+        if header.get("schema_version") != EPOCH_CHECKPOINT_VERSION:
+            raise ConfigError(
+                f"checkpoint {path} has schema version {header.get('schema_version')!r}; "
+                f"this resi writes {EPOCH_CHECKPOINT_VERSION} (move the workdir aside)"
+            )
+        if header.get("epoch_id") != epoch_id:
+            raise ConfigError(f"checkpoint {path} is for epoch {header.get('epoch_id')!r}")
+        ckpt._has_header = True
+        for rec in records[1:]:
+            kind = rec.get("kind")
+            if kind == "download":
+                entry = {"sha256": rec["sha256"], "status": rec["status"]}
+                ckpt.downloads[rec["key"]] = entry
+                ckpt._saved_downloads[rec["key"]] = dict(entry)
+            elif kind == "assessment":
+                ckpt.assessments[rec["zipcode"]] = rec["files"]
+                ckpt.done.add(rec["zipcode"])
+            elif kind == "lookup":
+                ckpt.lookups[rec["key"]] = Lookup.from_json(rec["lookup"])
+                ckpt._saved_lookups.add(rec["key"])
+            else:
+                raise ConfigError(f"checkpoint {path}: unknown record kind {kind!r}")
+        return ckpt
 
     def zipcode_assessments(self, zipcode: str) -> list[FileAssessment] | None:
         raw = self.assessments.get(zipcode)
         return None if raw is None else [FileAssessment.from_json(a) for a in raw]
 
+    def _append(self, records: list[dict[str, Any]]) -> None:
+        if not self._has_header:
+            header = {"schema_version": EPOCH_CHECKPOINT_VERSION, "epoch_id": self.epoch_id}
+            records = [header, *records]
+        if not records:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        self._has_header = True
+
+    def add_assessments(self, zipcode: str, assessments: list[FileAssessment]) -> None:
+        """Record (and append) one finished zipcode's assessments."""
+        raw = [a.to_json() for a in assessments]
+        self._append([{"kind": "assessment", "zipcode": zipcode, "files": raw}])
+        self.done.add(zipcode)
+
     def save(self) -> None:
-        _write(
-            self.path,
-            {
-                "schema_version": CHECKPOINT_SCHEMA_VERSION,
-                "epoch_id": self.epoch_id,
-                "downloads": self.downloads,
-                "assessments": self.assessments,
-                "lookups": {k: v.to_json() for k, v in sorted(self.lookups.items())},
-            },
-        )
+        """Append the downloads and lookups changed since the last save (cost ∝ the changes,
+        plus a scan of the in-memory dicts)."""
+        records: list[dict[str, Any]] = []
+        for key, entry in self.downloads.items():
+            if self._saved_downloads.get(key) != entry:
+                records.append({"kind": "download", "key": key, **entry})
+                self._saved_downloads[key] = dict(entry)
+        for key in sorted(self.lookups.keys() - self._saved_lookups):
+            records.append({"kind": "lookup", "key": key, "lookup": self.lookups[key].to_json()})
+            self._saved_lookups.add(key)
+        self._append(records)
 
 
 @dataclass

@@ -39,6 +39,7 @@ from resi.s3.transfer import download_file, upload_file
 from resi.score.distinct import with_distinct_active
 from resi.score.engine import validate_epoch
 from resi.score.models import (
+    CommitInput,
     EpochRecord,
     EpochResult,
     FileAssessment,
@@ -50,7 +51,7 @@ from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
 from resi.validate.calibration import zipcode_counts
-from resi.validate.checkpoint import EpochCheckpoint, ValidatorState
+from resi.validate.checkpoint import CHECKPOINT_NAME, EpochCheckpoint, ValidatorState
 from resi.validate.diagnose import check_consensus, recheck_newest
 from resi.validate.failures import EpochFailures, write_failure_report
 from resi.validate.filecheck import FileReader
@@ -241,10 +242,29 @@ class Validator:
         """
         inputs = await self.client.epoch_inputs(epoch_id)
         edir = self._epoch_dir(epoch_id)
-        ckpt = EpochCheckpoint.load(edir / "checkpoint.json", epoch_id)
+        ckpt = EpochCheckpoint.load(edir / CHECKPOINT_NAME, epoch_id)
         for key, lookup in (known_lookups or {}).items():
             ckpt.lookups.setdefault(key, lookup)
         files = await self._download_all(inputs, edir, ckpt)
+        record, result = await self._score(inputs, files, ckpt)
+        return ScoredEpoch(record, result, ckpt, files, edir)
+
+    async def score_local(
+        self, inputs: EpochInputs, paths: Mapping[tuple[str, str], Path]
+    ) -> ScoredEpoch:
+        """Score an epoch whose files are already on disk and verified (benchmarks, tests).
+
+        Runs the same checkpointed assessment and lookup walk as ``score_epoch``; only the
+        downloads are skipped (each file counts as a verified download).
+        """
+        edir = self._epoch_dir(inputs.epoch_id)
+        ckpt = EpochCheckpoint.load(edir / CHECKPOINT_NAME, inputs.epoch_id)
+        for c in inputs.commits:
+            ckpt.downloads.setdefault(
+                _ckey(c.hotkey, c.zipcode), {"sha256": c.sha256, "status": OK}
+            )
+        ckpt.save()
+        files = dict(paths)
         record, result = await self._score(inputs, files, ckpt)
         return ScoredEpoch(record, result, ckpt, files, edir)
 
@@ -339,43 +359,68 @@ class Validator:
         commits = commits_of(inputs, coldkeys_of(await self.chain.metagraph()))
         config = self.scoring
         files: dict[tuple[str, str], FileOutcome | FileAssessment] = {}
-        zips = sorted({a.zipcode for a in assignments})
-        for n, zipcode in enumerate(zips, start=1):
-            done = ckpt.zipcode_assessments(zipcode)
-            if done is None:
-                assignment = next(a for a in assignments if a.zipcode == zipcode)
-                subs = [c for c in commits if c.zipcode == zipcode]
+        by_zip: dict[str, list[CommitInput]] = {a.zipcode: [] for a in assignments}
+        for c in commits:
+            by_zip.setdefault(c.zipcode, []).append(c)
+        assignment_of = {a.zipcode: a for a in assignments}
+        zips = sorted(assignment_of)
+        todo = [z for z in zips if z not in ckpt.done]
+        n_done = 0
+        for zipcode in zips:
+            if zipcode in ckpt.done:
+                for a in ckpt.zipcode_assessments(zipcode) or []:
+                    files[(a.hotkey, a.zipcode)] = a
+                n_done += 1
+                self._progress(inputs.epoch_id, "assess", n_done, len(zips))
 
-                def work(
-                    subs: list[Any] = subs, assignment: Any = assignment
-                ) -> list[FileAssessment]:
-                    pairs = [
-                        (
-                            c,
-                            self._outcome(
-                                ckpt.downloads[_ckey(c.hotkey, c.zipcode)]["status"],
-                                paths[(c.hotkey, c.zipcode)],
-                                assignment.expected_listings,
-                            ),
-                        )
-                        for c in subs
-                    ]
-                    assessed = assess_zipcode(
-                        assignment,
-                        pairs,
-                        epoch_id=inputs.epoch_id,
-                        nonce=inputs.nonce,
-                        validation_seed=inputs.validation_seed,
-                        config=config,
-                    )
-                    return with_distinct_active(assessed, pairs)
+        def read_zip(zipcode: str) -> list[tuple[CommitInput, FileOutcome]]:
+            return [
+                (
+                    c,
+                    self._outcome(
+                        ckpt.downloads[_ckey(c.hotkey, c.zipcode)]["status"],
+                        paths[(c.hotkey, c.zipcode)],
+                        assignment_of[zipcode].expected_listings,
+                    ),
+                )
+                for c in by_zip[zipcode]
+            ]
 
-                done = await anyio.to_thread.run_sync(work)
-                ckpt.assessments[zipcode] = [a.to_json() for a in done]
-                ckpt.save()
-            for a in done:
-                files[(a.hotkey, a.zipcode)] = a
-            self._progress(inputs.epoch_id, "assess", n, len(zips))
+        def assess(zipcode: str, pairs: list[tuple[CommitInput, FileOutcome]]) -> Any:
+            done = assess_zipcode(
+                assignment_of[zipcode],
+                pairs,
+                epoch_id=inputs.epoch_id,
+                nonce=inputs.nonce,
+                validation_seed=inputs.validation_seed,
+                config=config,
+            )
+            done = with_distinct_active(done, pairs)
+            ckpt.add_assessments(zipcode, done)  # appended before the next zipcode starts
+            return done
+
+        # Reading the next zipcode's files overlaps assessing this one (both mostly release the
+        # GIL); the unbuffered stream bounds memory to two zipcodes' tables at a time.
+        send, recv = anyio.create_memory_object_stream[
+            tuple[str, list[tuple[CommitInput, FileOutcome]]]
+        ](max_buffer_size=0)
+
+        async def reader() -> None:
+            async with send:
+                for zipcode in todo:
+                    pairs = await anyio.to_thread.run_sync(read_zip, zipcode)
+                    await send.send((zipcode, pairs))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(reader)
+            async with recv:
+                async for zipcode, pairs in recv:
+                    done = await anyio.to_thread.run_sync(assess, zipcode, pairs)
+                    del pairs  # the tables can go now
+                    for a in done:
+                        files[(a.hotkey, a.zipcode)] = a
+                    n_done += 1
+                    self._progress(inputs.epoch_id, "assess", n_done, len(zips))
 
         record = EpochRecord(
             epoch_id=inputs.epoch_id,

@@ -19,6 +19,7 @@ import pytest
 from resi.chain.devnet import DevnetChain
 from resi.epoch.models import EpochState
 from resi.s3.local import LocalS3
+from resi.validate.checkpoint import CHECKPOINT_NAME, EpochCheckpoint
 from tests.drills.harness import (
     BLOCK_TIME,
     NETUID,
@@ -78,6 +79,15 @@ def read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
+def read_checkpoint(path: Path, epoch_id: str) -> dict[str, Any]:
+    """The checkpoint's downloads and lookups (as JSON), as a restarted validator would see them."""
+    ckpt = EpochCheckpoint.load(path, epoch_id)
+    return {
+        "downloads": ckpt.downloads,
+        "lookups": {k: v.to_json() for k, v in ckpt.lookups.items()},
+    }
+
+
 def test_validator_killed_mid_validation_resumes_to_same_hash(
     tmp_path: Path, local_s3: LocalS3, wallets: Callable[[int], list[Any]]
 ) -> None:
@@ -121,7 +131,7 @@ def test_validator_killed_mid_validation_resumes_to_same_hash(
         timer.mark("completed")
 
         work_a = tmp_path / "val-a"
-        ckpt = work_a / "epochs" / plan.epoch_id / "checkpoint.json"
+        ckpt = work_a / "epochs" / plan.epoch_id / CHECKPOINT_NAME
         a1 = validator_proc("val-a-1", val_a, url, slow.url, work_a, chain.path, tmp_path)
         b = validator_proc("val-b", val_b, url, slow.url, tmp_path / "val-b", chain.path, tmp_path)
         with running(b):
@@ -131,7 +141,7 @@ def test_validator_killed_mid_validation_resumes_to_same_hash(
                 wait_until("A's download checkpoint", ckpt.exists, within=40, procs=(a1,))
                 a1.kill()
                 timer.mark("a_killed")
-            at_kill = read_json(ckpt)
+            at_kill = read_checkpoint(ckpt, plan.epoch_id)
             finished_at_kill = read_json(work_a / "state.json").get("finished", {})
             files = sorted((work_a / "epochs" / plan.epoch_id / "files").rglob("*.parquet"))
             mtimes = {p: p.stat().st_mtime_ns for p in files}
@@ -150,7 +160,7 @@ def test_validator_killed_mid_validation_resumes_to_same_hash(
     assert all(d["status"] == "OK" for d in at_kill["downloads"].values())
     # The rerun resumed: no file downloaded again, the checkpoint's verdicts kept.
     assert files and {p: p.stat().st_mtime_ns for p in files} == mtimes
-    final = read_json(ckpt)
+    final = read_checkpoint(ckpt, plan.epoch_id)
     assert final["downloads"] == at_kill["downloads"]
     for key, lookup in at_kill["lookups"].items():
         assert final["lookups"][key] == lookup

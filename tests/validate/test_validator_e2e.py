@@ -25,7 +25,7 @@ from resi.s3.layout import miner_key, validator_key
 from resi.score.models import BURN_KEY, Reason
 from resi.scrape.listing import FileMetadata, Listing, write_listings
 from resi.scrape.source import open_source
-from resi.validate.checkpoint import EpochCheckpoint
+from resi.validate.checkpoint import CHECKPOINT_NAME, EpochCheckpoint
 from resi.validate.loop import Validator
 from resi.validate.report import REPORT_NAME, load_report, replay_report
 from resi.validate.spotcheck import spot_check
@@ -276,14 +276,14 @@ async def test_crash_after_lookups_resumes_without_redoing_work(
             expected = (await ref.validate(epoch_id)).consensus_hash
             inputs = await crashy.client.epoch_inputs(epoch_id)
             edir = crashy._epoch_dir(epoch_id)
-            ckpt = EpochCheckpoint.load(edir / "checkpoint.json", epoch_id)
+            ckpt = EpochCheckpoint.load(edir / CHECKPOINT_NAME, epoch_id)
             paths = await crashy._download_all(inputs, edir, ckpt)
             await crashy._score(inputs, paths, ckpt)
         finally:
             await _close(crashy)
-        stored = json.loads((edir / "checkpoint.json").read_text())
-        assert len(stored["downloads"]) == len(inputs.commits)
-        assert stored["lookups"] and set(stored["assessments"]) == {*ZIPS, HONEYPOT}
+        stored = EpochCheckpoint.load(edir / CHECKPOINT_NAME, epoch_id)
+        assert len(stored.downloads) == len(inputs.commits)
+        assert stored.lookups and set(stored.assessments) == {*ZIPS, HONEYPOT}
         files_before = {p: p.stat().st_mtime_ns for p in edir.rglob("*.parquet")}
 
         resumed = _validator(world, tmp_path, "crashy", http, sim_url="http://127.0.0.1:9")

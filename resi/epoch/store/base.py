@@ -133,6 +133,12 @@ class Store(Protocol):
     async def check_and_store_nonce(self, hotkey: str, nonce_ns: int, expires_at: datetime) -> bool:
         """Remember a btauth nonce; True if it is new, False if it was seen (a replay)."""
 
+    async def prune_archived(self, ended_before: datetime) -> list[str]:
+        """Delete ARCHIVED epochs that ended before ``ended_before`` with their assignments,
+        commits, miner statuses and validator results (validated counts stay: they are the
+        calibration history). Returns the pruned epoch ids, oldest first."""
+        ...
+
     async def purge_expired(self, now: datetime) -> int:
         """Delete nonces expired before ``now`` and rate windows older than an hour.
 

@@ -480,6 +480,24 @@ class SqlStore(CalibrationSql):
             )
         return bool(rows)
 
+    async def prune_archived(self, ended_before: datetime) -> list[str]:
+        cutoff = self._d.ts_in(ended_before)
+        doomed = "SELECT epoch_id FROM epochs WHERE state = ? AND end_at < ?"
+        archived = str(EpochState.ARCHIVED)
+        async with self._driver.transaction() as c:
+            for table in ("commits", "miner_status", "validator_results", "assignments"):
+                await c.execute(
+                    f"DELETE FROM {table} WHERE epoch_id IN ({doomed})",  # noqa: S608 (fixed names)
+                    archived,
+                    cutoff,
+                )
+            rows = await c.fetch(
+                "DELETE FROM epochs WHERE state = ? AND end_at < ? RETURNING epoch_id",
+                archived,
+                cutoff,
+            )
+        return sorted(r["epoch_id"] for r in rows)
+
     async def purge_expired(self, now: datetime) -> int:
         async with self._driver.transaction() as c:
             nonces = await c.fetch(
