@@ -193,6 +193,7 @@ class ApiClient:
         epoch_id: str,
         consensus_hash: str,
         report_key: str,
+        *,
         summary: ResultSummary | None = None,
         zipcode_counts: Sequence[ZipcodeCount] = (),
     ) -> ValidatorResultReceipt:

@@ -485,8 +485,8 @@ class Validator:
                 epoch_id,
                 result.consensus_hash,
                 report_key,
-                build_summary(result),
-                zipcode_counts(record.assignments, result),  # calibration (issue 14)
+                summary=build_summary(result),
+                zipcode_counts=zipcode_counts(record.assignments, result),  # calibration
             )
         except ApiError as exc:
             if exc.status != 409:  # 409: already posted before a crash

@@ -29,7 +29,7 @@ async def test_counts_are_stored_with_stake_and_malformed_ones_refused(
     hotkey = server.keys.validator.ss58_address
     report = validator_key(hotkey, done.epoch_id, "validation_report.json")
     async with server.client(server.keys.validator) as api:
-        await api.post_result(done.epoch_id, "a" * 64, report, _counts(z10001=420, z00501=0))
+        await api.post_result(done.epoch_id, "a" * 64, report, zipcode_counts=_counts(z10001=420, z00501=0))
         stored = await server.store.zipcode_reports(done.epoch_id)
         assert [(r.zipcode, r.count, r.stake) for r in stored] == [
             ("00501", 0, VALIDATOR_STAKE),
@@ -38,13 +38,13 @@ async def test_counts_are_stored_with_stake_and_malformed_ones_refused(
         # A zipcode outside the epoch, or one reported twice: 422, and nothing changes.
         for bad in (_counts(z12345=5), [*_counts(z10001=1), *_counts(z10001=2)]):
             with pytest.raises(ApiError) as err:
-                await api.post_result(done.epoch_id, "b" * 64, report, bad)
+                await api.post_result(done.epoch_id, "b" * 64, report, zipcode_counts=bad)
             assert (err.value.status, err.value.code) == (422, "INVALID_ZIPCODE_COUNTS")
         assert await server.store.zipcode_reports(done.epoch_id) == stored
         assert (await server.store.validator_results(done.epoch_id))[0].consensus_hash == "a" * 64
         # A result without counts (an older validator) is still accepted; the new result
         # replaces this validator's earlier reports as a whole.
-        await api.post_result(done.epoch_id, "c" * 64, report, _counts(z60614=7))
+        await api.post_result(done.epoch_id, "c" * 64, report, zipcode_counts=_counts(z60614=7))
     assert [r.zipcode for r in await server.store.zipcode_reports(done.epoch_id)] == ["60614"]
 
 
@@ -63,7 +63,7 @@ async def test_one_low_stake_validator_cannot_swing_the_consensus(api_server: Ap
     ):
         report = validator_key(key.ss58_address, done.epoch_id, "validation_report.json")
         async with server.client(key) as api:
-            await api.post_result(done.epoch_id, "a" * 64, report, counts)
+            await api.post_result(done.epoch_id, "a" * 64, report, zipcode_counts=counts)
     manager = EpochManager(server.store, server.settings, TEST_SECRET, [])
     folded = await manager.fold_reports(done.end + manager.clock.length + timedelta(seconds=1))
     assert folded == [done.epoch_id]

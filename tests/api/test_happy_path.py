@@ -87,9 +87,9 @@ async def test_validator_routes_and_consensus(api_server: ApiServer) -> None:
             got = await http.get(inputs.commits[0].download_url)
         assert got.content == data
         grant = await api.validator_upload_access(done.epoch_id, "validation_report.json")
-        assert grant.key_prefix == validator_prefix(validator.ss58_address, done.epoch_id)
         report = validator_key(validator.ss58_address, done.epoch_id, "validation_report.json")
-        assert grant.key == report
+        assert grant.key == report  # one grant, one object, inside the validator's own prefix
+        assert report.startswith(validator_prefix(validator.ss58_address, done.epoch_id))
         receipt = await api.post_result(done.epoch_id, "a" * 64, report)
         assert receipt.validator == validator.ss58_address
         consensus = await api.consensus(done.epoch_id)

@@ -31,7 +31,13 @@ from resi.api.client import (
     VALIDATOR_UPLOAD,
 )
 from resi.epoch.models import Commit
-from resi.s3.layout import miner_key, miner_prefix, validator_key, validator_prefix
+from resi.s3.layout import (
+    miner_key,
+    miner_prefix,
+    parse_miner_key,
+    validator_key,
+    validator_prefix,
+)
 from tests.api.test_refusals import send
 from tests.fixtures.api import ApiServer
 
@@ -298,4 +304,4 @@ async def test_s3_operations_follow_the_matrix(api_server: ApiServer) -> None:
     assert got == expected
     # The victim's file still verifies: the validator would not see HASH_MISMATCH.
     assert _sha(await api_server.s3.get_bytes(w.a_done_key)) == _sha(w.a_done_bytes)
-    assert re.fullmatch(r"[0-9a-f]{64}", w.a_done_key.rsplit("/", 1)[1].split(".")[0])
+    assert re.fullmatch(r"[0-9a-f]{64}", parse_miner_key(w.a_done_key).sha256)

@@ -79,4 +79,4 @@ async def post_summary(
         keys.validator.ss58_address, epoch.epoch_id, "validation_report.json"
     )
     async with server.client(keys.validator) as api:
-        await api.post_result(epoch.epoch_id, digest, report_key, summary)
+        await api.post_result(epoch.epoch_id, digest, report_key, summary=summary)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from resi.s3.layout import validator_key
+
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -78,7 +80,9 @@ async def test_result_without_summary_still_accepted(api_server: ApiServer) -> N
     digest, _ = _summary(api_server)
     epoch = api_server.epochs.completed
     async with api_server.client(api_server.keys.validator) as api:
-        key = f"validators/{api_server.keys.validator.ss58_address}/epoch={epoch.epoch_id}/r.json"
+        key = validator_key(
+            api_server.keys.validator.ss58_address, epoch.epoch_id, "validation_report.json"
+        )
         receipt = await api.post_result(epoch.epoch_id, digest, key)
     assert receipt.consensus_hash == digest
     assert await api_server.store.result_summaries(epoch.epoch_id) == []

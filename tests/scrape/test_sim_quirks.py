@@ -5,7 +5,7 @@ passes tiers 1–2."""
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,8 @@ ZIPS = ("10001", "60614", "94110")
 
 
 def data() -> SimMarketData:
-    return SimMarketData(SIM_CATALOG, seed=7)
+    # The hand-made catalog's STANDARD zipcodes all have listings (as in tests/fixtures/market).
+    return SimMarketData(SIM_CATALOG, seed=7, empty_rate=0.0)
 
 
 def test_quirks_appear_at_realistic_rates() -> None:
@@ -125,12 +126,15 @@ async def test_honest_scrape_with_quirks_passes_tiers_1_and_2(
             rows = await src.search(zipcode)
             assert any(x.property_type == "LOT" for x in rows)
             assert any(x.days_on_market is None for x in rows)
-            meta = FileMetadata("2029-12-01T00-00-00", "n" * 32, "5" + "F" * 47, zipcode)
+            # The epoch that holds the scrape: `scraped_at` must lie in its window (issue 12).
+            now = datetime.now(UTC)
+            epoch_id = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H-00-00")
+            meta = FileMetadata(epoch_id, "n" * 32, "5" + "F" * 47, zipcode)
             written = write_listings(tmp_path / f"{zipcode}.parquet", rows, meta)
             table, m = read_listings(written.path)
             info = SIM_CATALOG[zipcode]
             got = assess_file(
-                CommitInput(m.miner_hotkey, zipcode, "k", written.sha256, written.rows, SIM_START),
+                CommitInput(m.miner_hotkey, zipcode, "k", written.sha256, written.rows, now),
                 AssignmentInput(zipcode, len(rows), info.state, info.lat, info.lon, False),
                 FileOutcome.ok(table, FileMeta(m.epoch_id, m.nonce, m.miner_hotkey, zipcode)),
                 epoch_id=m.epoch_id,
