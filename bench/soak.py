@@ -6,8 +6,9 @@ API database's size (with its WAL). The API archives epochs after ``--archive-af
 lengths and prunes archived ones past ``--retention`` (``archive_after_epochs``,
 ``archived_retention_epochs``). At the end it prints, per epoch, validators that validated and
 set matching weights and the consensus agreement; commits lost (acknowledged by the API to a
-`resi mine` miner, missing from the validators' reports); the resource curve per process and its growth from the second quarter of the run
-to the last; and the epochs pruned. Exits non-zero when any of those is off.
+`resi mine` miner, missing from the validators' reports); the resource curve per process and
+its growth from the second quarter of the run to the last; and the epochs pruned. Exits non-zero
+when any of those is off.
 
     .venv/bin/python bench/soak.py --epochs 42 --epoch-seconds 60 --keep /tmp/soak
     .venv/bin/python bench/soak.py --epochs 3 --epoch-seconds 20   # the CI size

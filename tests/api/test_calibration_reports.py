@@ -29,7 +29,9 @@ async def test_counts_are_stored_with_stake_and_malformed_ones_refused(
     hotkey = server.keys.validator.ss58_address
     report = validator_key(hotkey, done.epoch_id, "validation_report.json")
     async with server.client(server.keys.validator) as api:
-        await api.post_result(done.epoch_id, "a" * 64, report, zipcode_counts=_counts(z10001=420, z00501=0))
+        await api.post_result(
+            done.epoch_id, "a" * 64, report, zipcode_counts=_counts(z10001=420, z00501=0)
+        )
         stored = await server.store.zipcode_reports(done.epoch_id)
         assert [(r.zipcode, r.count, r.stake) for r in stored] == [
             ("00501", 0, VALIDATOR_STAKE),
