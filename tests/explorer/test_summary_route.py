@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from resi.s3.layout import validator_key
-
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -12,6 +10,7 @@ import pytest
 
 from resi.api.schemas import ResultSummary
 from resi.errors import ApiError
+from resi.s3.layout import validator_key
 from resi.score.consensus import consensus_hash
 from tests.explorer.helpers import make_summary, post_summary
 from tests.fixtures.api import ApiServer
