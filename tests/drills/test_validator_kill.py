@@ -92,7 +92,7 @@ def test_validator_killed_mid_validation_resumes_to_same_hash(
     for v in (val_a, val_b):
         chain.register(v.hotkey_ss58, v.coldkey_ss58, 5_000.0, True)
     # The epoch must outlast API start-up plus mining, then end soon (short wait to COMPLETED).
-    # 90 s leaves a loaded 2-core machine room for both (35 s did not, at load ~15).
+    # 90 s leaves a loaded 2-core machine room for both (mining alone took 22 s at load ~10).
     plan = pick_epoch(min_left=90, max_left=120, max_length=300)
     api = api_proc(
         "api", api_env(db_url, local_s3, chain.path, plan.seconds), free_port(), tmp_path
