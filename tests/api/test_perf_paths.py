@@ -18,7 +18,7 @@ from bittensor import http_auth
 
 from resi.api.client import CURRENT
 from resi.api.ratelimit import window_start
-from tests.fixtures.api import ApiServer
+from tests.fixtures.api import ApiServer, within_one_rate_window
 
 pytestmark = pytest.mark.anyio
 
@@ -46,6 +46,7 @@ async def test_concurrent_burst_is_counted_exactly_once_per_request(
     db_url: str, api_factory: Callable[..., Any]
 ) -> None:
     async with api_factory(db_url, rate_limit_per_minute=10) as server:
+        await within_one_rate_window(server)
         base = time.time_ns()
         responses = await burst(server, [signed(server.keys.miner, base + i) for i in range(25)])
         ok = [r for r in responses if r.status_code == 200]
@@ -60,6 +61,7 @@ async def test_replayed_request_does_not_spend_rate_budget(
     db_url: str, api_factory: Callable[..., Any]
 ) -> None:
     async with api_factory(db_url, rate_limit_per_minute=2) as server:
+        await within_one_rate_window(server)
         first = signed(server.keys.miner)
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             assert (await http.get(CURRENT, headers=first)).headers["X-RateLimit-Remaining"] == "1"

@@ -20,7 +20,7 @@ from bittensor import http_auth
 from resi.api.client import CURRENT, EPOCH_INPUTS, STATUS, VALIDATOR_RESULTS, VALIDATOR_UPLOAD
 from resi.api.schemas import CommitItem
 from resi.s3.layout import miner_key, validator_key
-from tests.fixtures.api import ApiServer
+from tests.fixtures.api import ApiServer, within_one_rate_window
 
 pytestmark = pytest.mark.anyio
 
@@ -304,6 +304,7 @@ async def test_rate_limit_counts_only_authenticated_requests(
     db_url: str, api_factory: Callable[..., Any]
 ) -> None:
     async with api_factory(db_url, rate_limit_per_minute=3) as server:
+        await within_one_rate_window(server)
         miner = server.keys.miner
         for _ in range(5):  # unauthenticated noise must not eat the miner's budget
             bad = await send(

@@ -2,9 +2,10 @@
 
 A private cluster (never the machine's shared server) backs one `resi serve-api` process. Four
 clients keep sending signed miner requests (assignment reads and status writes) while the
-cluster is stopped for a few seconds and started again. While it is down every request must be
-answered quickly with 503 ``STORE_UNAVAILABLE`` (no crash, no hang, no 500, no dropped
-connection), and once it is back the same API process must answer 200 again.
+cluster is stopped (until requests have been answered while it is down) and started again.
+While it is down every request must be answered quickly with 503 ``STORE_UNAVAILABLE`` (no
+crash, no hang, no 500, no dropped connection), and once it is back the same API process must
+answer 200 again.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ pytestmark = pytest.mark.drill
 
 CLIENTS = 4
 REQUEST_TIMEOUT = 10.0
-DOWN_SECONDS = 3.0
-STEADY_SECONDS = 1.5
+# Each phase lasts until enough requests have been answered in it (counted, not timed: a loaded
+# machine answers fewer per second), bounded by PHASE_BUDGET seconds.
+PER_PHASE = 2 * CLIENTS
+DOWN_ANSWERS = 5
+PHASE_BUDGET = 120.0
 
 
 @dataclass
@@ -54,9 +58,19 @@ class Load:
     seen: list[tuple[str, int, str]] = field(default_factory=list)  # (phase, status, code)
     stop: bool = False
     recovered: anyio.Event = field(default_factory=anyio.Event)
+    in_flight: dict[str, int] = field(default_factory=dict)  # requests still out, by phase
+    answered: anyio.Event = field(default_factory=anyio.Event)  # set after every answer
 
     def of(self, phase: str) -> list[tuple[int, str]]:
         return [(status, code) for p, status, code in self.seen if p == phase]
+
+    async def settle(self, phase: str, answers: int = 0) -> None:
+        """Wait until ``phase`` has ``answers`` answers and none of its requests is still out
+        (so no request of one phase is answered in the next: the tags stay true)."""
+        with anyio.fail_after(PHASE_BUDGET):
+            while len(self.of(phase)) < answers or self.in_flight.get(phase, 0):
+                self.answered = anyio.Event()
+                await self.answered.wait()
 
 
 @pytest.fixture
@@ -72,6 +86,7 @@ def cluster() -> Iterator[PrivateCluster]:
 async def _worker(client: ApiClient, load: Load, epoch_id: str, nonce: str, n: int) -> None:
     while not load.stop:
         phase = load.phase
+        load.in_flight[phase] = load.in_flight.get(phase, 0) + 1
         try:
             if n % 2:
                 await client.current_assignment()
@@ -82,6 +97,9 @@ async def _worker(client: ApiClient, load: Load, epoch_id: str, nonce: str, n: i
                 load.recovered.set()
         except ApiError as exc:  # ApiUnavailable (status 0) covers timeouts and resets
             load.seen.append((phase, exc.status, exc.code))
+        finally:
+            load.in_flight[phase] -= 1
+            load.answered.set()
         n += 1
         await anyio.sleep(0.02)
 
@@ -98,22 +116,24 @@ async def _drill(url: str, keypair: object, pg: PrivateCluster, timer: Timer) ->
         async with anyio.create_task_group() as tg:
             for n in range(CLIENTS):
                 tg.start_soon(_worker, client, load, current.epoch_id, current.nonce, n)
-            await anyio.sleep(STEADY_SECONDS)
+            await load.settle("up", PER_PHASE)  # "up" ends only once its requests are answered
             load.phase = "stopping"
+            await load.settle("up")
             await anyio.to_thread.run_sync(pg.stop)
             timer.mark("pg_stopped")
             load.phase = "down"
-            await anyio.sleep(DOWN_SECONDS)
+            await load.settle("down", DOWN_ANSWERS)
             health_down = await _health_status(url)
             load.phase = "starting"
+            await load.settle("down")
             await anyio.to_thread.run_sync(pg.start)
             timer.mark("pg_started")
             load.phase = "recovering"
-            with anyio.fail_after(30):
+            with anyio.fail_after(PHASE_BUDGET):
                 await load.recovered.wait()
             timer.mark("first_200")
             load.phase = "recovered"
-            await anyio.sleep(STEADY_SECONDS)
+            await load.settle("recovered", PER_PHASE)
             load.stop = True
         health_up = await _health_status(url)
     assert health_down == 503
@@ -144,7 +164,7 @@ def test_postgres_restart_api_answers_503_then_recovers(
 
     up, down, after = load.of("up"), load.of("down"), load.of("recovered")
     assert up and all(s == 200 for s, _ in up), up
-    assert len(down) >= 5, down
+    assert len(down) >= DOWN_ANSWERS, down
     assert set(down) == {(503, "STORE_UNAVAILABLE")}, set(down)
     assert after and all(s == 200 for s, _ in after), set(after)
     # Around the stop and the start: only OK or 503, never a 500, a timeout or a reset.

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
+from resi.scrape.sim.app import create_sim_app
 from resi.scrape.sim.market import SimMarketData
 from resi.scrape.source import open_source
 from resi.scrape.zillow import ZillowConfig, ZillowSource
-from tests.fixtures.market import SIM_CATALOG, SIM_SEED, SIM_START, RunningMarket
+from tests.fixtures.market import (
+    SIM_CATALOG,
+    SIM_SEED,
+    SIM_START,
+    RunningMarket,
+    start_sim_market,
+)
 
 
 def data(seed: int = SIM_SEED) -> SimMarketData:
@@ -123,3 +131,22 @@ async def test_honeypot_zip_search_is_empty_over_http(sim_market: RunningMarket)
         assert await source.search("99999") == []
     finally:
         await source.aclose()
+
+
+@pytest.mark.anyio
+async def test_throttle_every_answers_every_nth_request_429_however_slow() -> None:
+    # Deterministic 429s for tests: the request count decides, not the clock.
+    async with start_sim_market(throttle_every=3) as market, httpx.AsyncClient() as client:
+        statuses = []
+        for _ in range(9):
+            response = await client.get(f"{market.url}/homes/for_sale/60614_rb/")
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert response.headers["Retry-After"].isdigit()
+        assert statuses == [200, 200, 429] * 3
+        assert market.server.stats["rate_limited"] == 3
+
+
+def test_throttle_every_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="throttle_every"):
+        create_sim_app(SIM_CATALOG, seed=SIM_SEED, throttle_every=1)

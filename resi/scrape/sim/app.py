@@ -58,6 +58,7 @@ class SimConfig:
     blocked: int = 0
     tokens: float = 0.0
     refilled: float = 0.0
+    throttle_every: int | None = None
 
     def __post_init__(self) -> None:
         self._snapshots: OrderedDict[tuple[str, datetime], list[SimListing]] = OrderedDict()
@@ -120,13 +121,18 @@ def create_sim_app(
     result_cap: int = 820,
     block_every: int | None = None,
     empty_rate: float = EMPTY_STANDARD_RATE,
+    throttle_every: int | None = None,
 ) -> web.Application:
     """The simulated market as an aiohttp application (deterministic for a seed and clock).
 
     ``rate_limit`` is requests per second before 429s; ``block_every`` serves a captcha page
     (status 200, as bot walls often do) on every n-th request; ``empty_rate`` is the share of
-    STANDARD zipcodes with nothing for sale.
+    STANDARD zipcodes with nothing for sale. ``throttle_every`` answers every n-th request with
+    429 + ``Retry-After`` regardless of timing: tests that assert 429 handling use it, because a
+    slow (loaded) client never exceeds the time-based ``rate_limit``.
     """
+    if throttle_every is not None and throttle_every < 2:
+        raise ValueError("throttle_every must be at least 2 (1 would refuse every request)")
     app = web.Application(middlewares=[_gatekeeper])
     app[_CONFIG] = SimConfig(
         data=SimMarketData(catalog, seed, empty_rate),
@@ -136,6 +142,7 @@ def create_sim_app(
         page_size=page_size,
         result_cap=result_cap,
         block_every=block_every,
+        throttle_every=throttle_every,
     )
     app.router.add_get("/health", _health)
     app.router.add_get("/homes/for_sale/{zip_rb}/", _search)
@@ -153,7 +160,8 @@ async def _gatekeeper(request: web.Request, handler: Any) -> web.StreamResponse:
     config.requests += 1
     if config.latency > 0:
         await anyio.sleep(config.latency)
-    if not config.take_token():
+    throttled = config.throttle_every and config.requests % config.throttle_every == 0
+    if throttled or not config.take_token():
         config.rate_limited += 1
         return web.Response(status=429, text="Too Many Requests", headers={"Retry-After": "1"})
     if config.block_every and config.requests % config.block_every == 0:
