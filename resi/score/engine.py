@@ -135,7 +135,9 @@ def _check_zipcode(
         if a.fingerprint:
             seen_fp.setdefault(a.fingerprint, c.hotkey)
         spot: SpotResult | None = None
-        if not reasons and c.hotkey not in cheap_liars:
+        # Honeypot files are spot-checked even when tiers 1–2 failed (DESIGN §5), so invented
+        # listings there always make a liar; such a file is still never paid (``_rank_zipcode``).
+        if (not reasons or honeypot) and c.hotkey not in cheap_liars:
             outcome = run_spot(a, lookups, config)
             if isinstance(outcome, list):
                 walk.pending.extend(outcome)
@@ -169,7 +171,9 @@ def _rank_zipcode(
         reasons = list(e.reasons)
         if c.hotkey in liars and not e.liar:
             reasons.append(Reason.LIAR_ELSEWHERE)
-        passed = e.spot is not None and e.spot.reason is Reason.T3_PASS and c.hotkey not in liars
+        # Paid only when tier 3 is the file's one and only outcome: a honeypot file that was
+        # spot-checked despite failing tiers 1–2 (or being a copy) passes nothing.
+        passed = e.reasons == (Reason.T3_PASS,) and c.hotkey not in liars
         rank: int | None = None
         participant = False
         if passed:

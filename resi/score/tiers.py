@@ -549,7 +549,10 @@ def _assess_readable(
         if not scraped_in_window(st, commit, epoch_id, config):
             reasons[-1].insert(0, Reason.SCRAPED_OUTSIDE_EPOCH)
         seed = spot_seed(validation_seed, commit.hotkey, commit.zipcode, commit.sha256)
-        picks.append(_draws(sizes[j], seed, config) if not reasons[-1] else [])
+        # Honeypot files are spot-checked whatever tiers 1–2 said (DESIGN §5): an invented file
+        # must not escape the liar verdict by also being implausible.
+        wanted = not reasons[-1] or assignment.honeypot
+        picks.append(_draws(sizes[j], seed, config) if wanted else [])
     flat = pa.array([offsets[j] + i for j, ps in enumerate(picks) for i in ps], pa.int64())
     present = [n for n in CLAIMED_FIELDS if table.schema.get_field_index(n) >= 0]
     columns = _jsonable_table(table.select(present).take(flat)).to_pydict()
@@ -577,7 +580,7 @@ def _assess_readable(
                 liar=False,
                 metrics=metrics[j],
                 fingerprint=prints[j],
-                k=sample_size(sizes[j], config) if not reasons[j] else 0,
+                k=sample_size(sizes[j], config) if picks[j] else 0,
                 sample=sample,
             )
         )

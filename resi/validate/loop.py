@@ -356,7 +356,9 @@ class Validator:
         assignments = assignments_of(inputs)
         # Coldkeys (one paid file per operator per zipcode) come from the metagraph and are
         # recorded with the commits, so replay needs no chain.
-        commits = commits_of(inputs, coldkeys_of(await self.chain.metagraph()))
+        # (``score_local`` in benchmarks runs without a chain: every hotkey is its own operator.)
+        coldkeys = coldkeys_of(await self.chain.metagraph()) if self.chain is not None else {}
+        commits = commits_of(inputs, coldkeys)
         config = self.scoring
         files: dict[tuple[str, str], FileOutcome | FileAssessment] = {}
         by_zip: dict[str, list[CommitInput]] = {a.zipcode: [] for a in assignments}

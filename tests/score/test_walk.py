@@ -160,6 +160,34 @@ def test_honeypot_with_listings_that_exist_is_not_a_lie() -> None:
     assert d.spot.reason is Reason.T3_PASS
 
 
+def test_implausible_invented_rows_in_a_honeypot_still_make_a_liar() -> None:
+    """Attack: fill a honeypot with invented rows that also fail tier 2, hoping a failed tier 2
+    skips the spot check (and the liar verdict) while real zipcodes keep earning."""
+    z1, z2 = assignment("10001"), assignment("10002", expected=20, honeypot=True)
+    junk = rows(20, "10002", start_id=9_000)
+    for r in junk:
+        r["price"] = 1  # implausible everywhere
+    subs = [_honest("responder", 1), submission("responder", junk, zipcode="10002", at=1)]
+    result = _settle(record([z1, z2], subs), _nothing_at("10002"))
+    assert result.liars == frozenset({"responder"}) and result.scores["responder"] == 0
+    hp = next(d for d in result.decisions if d.zipcode == "10002")
+    assert hp.reasons[0] is Reason.HONEYPOT and Reason.T2_IMPLAUSIBLE in hp.reasons
+
+
+def test_a_spot_checked_honeypot_file_that_failed_tier_2_is_not_paid() -> None:
+    """Real listings in a believed-empty zipcode, but implausible values: not a liar (they
+    exist), not paid either (tier 2 failed)."""
+    z = assignment("10002", expected=20, honeypot=True)
+    recs = rows(20, "10002")
+    for r in recs:
+        r["price"] = 1
+    result = _settle(record([z], [submission("m", recs, zipcode="10002", at=1)]), _truthful)
+    d = result.decisions[0]
+    assert not d.liar and d.rank is None and not d.participant
+    assert d.spot is not None and Reason.T2_IMPLAUSIBLE in d.reasons
+    assert result.winners.get("10002", ()) == ()
+
+
 def test_a_few_invented_rows_in_a_honeypot_are_still_spot_checked() -> None:
     """Attack: below the decoy's tier-1 floor, invented rows would skip tier 3 and go unpunished
     (and, counted as evidence, drain the honeypot pool). Honeypot files skip tier 1 instead."""
