@@ -175,19 +175,30 @@ class Validator:
         retried) counts an attempt; after ``epoch_max_attempts`` it is recorded as failed and
         skipped, so later epochs and weights go on.
         """
+        done = await self.validate_pending()
+        await self.maybe_set_weights()
+        return done
+
+    async def validate_pending(self) -> list[EpochOutcome]:
+        """Validate every pending epoch, oldest first, each in isolation.
+
+        Outages (API unreachable or 5xx/429, storage, chain) propagate: nobody's epoch problem,
+        the round is retried. Any other failure of one epoch (a bug, hostile input that got
+        past the per-file checks) counts an attempt for that epoch only; after
+        ``epoch_max_attempts`` it is recorded as failed and skipped, so later epochs go on.
+        """
         done = []
         for epoch_id in await self.pending_epochs():
             try:
                 done.append(await self.validate(epoch_id))
             except ApiError as exc:
                 if isinstance(exc, ApiUnavailable) or exc.status >= 500 or exc.status == 429:
-                    raise  # an outage: nobody's epoch problem, the round is retried
+                    raise
                 self._epoch_failed(epoch_id, exc)
-            except StorageError:
+            except (StorageError, ChainError):
                 raise
             except Exception as exc:  # a bug or hostile input must not stop every later epoch
                 self._epoch_failed(epoch_id, exc)
-        await self.maybe_set_weights()
         return done
 
     def _epoch_failed(self, epoch_id: str, exc: Exception) -> None:
@@ -195,6 +206,7 @@ class Validator:
         given_up = self.failures.record(epoch_id, reason, self.settings.epoch_max_attempts)
         log.error("epoch %s: validation failed (%s)", epoch_id, reason, exc_info=exc)
         if given_up:
+            self.metrics.epochs.inc("given_up")
             entry = self.failures.failed[epoch_id]
             path = write_failure_report(self._epoch_dir(epoch_id) / "out", epoch_id, entry)
             log.error(
@@ -214,8 +226,7 @@ class Validator:
             tg.start_soon(self._weights_forever)
             while True:
                 try:
-                    for epoch_id in await self.pending_epochs():
-                        await self.validate(epoch_id)
+                    await self.validate_pending()
                     await recheck_newest(self)
                 except (ApiError, StorageError, ChainError) as exc:  # coldkeys need the metagraph
                     self.metrics.api_errors.inc(type(exc).__name__)

@@ -330,15 +330,15 @@ async def test_an_epoch_that_keeps_failing_is_recorded_and_later_epochs_go_on(
         v = _validator(world, tmp_path, "v", http)
         v.settings = v.settings.model_copy(update={"epoch_max_attempts": 2})
         # a checkpoint this validator cannot read: every attempt at the epoch fails
-        broken = tmp_path / "v" / "epochs" / epoch_id / "checkpoint.json"
+        broken = tmp_path / "v" / "epochs" / epoch_id / CHECKPOINT_NAME
         broken.parent.mkdir(parents=True)
-        broken.write_text("{ not json")
+        broken.write_text("{ not json\n{ nor this\n")
         try:
             others = [e for e in await v.pending_epochs() if e != epoch_id]
             first = await v.run_once()
             assert epoch_id in await v.pending_epochs()  # one failed attempt: tried again
             assert v.failures.attempts[epoch_id] == 1
-            second = await v.run_once()
+            second = await v.validate_pending()  # the path `run_forever` takes, too
             assert epoch_id not in await v.pending_epochs()  # given up on
         finally:
             await _close(v)
