@@ -137,7 +137,7 @@ def _check_zipcode(
         spot: SpotResult | None = None
         # Honeypot files are spot-checked even when tiers 1–2 failed (DESIGN §5), so invented
         # listings there always make a liar; such a file is still never paid (``_rank_zipcode``).
-        if (not reasons or honeypot) and c.hotkey not in cheap_liars:
+        if (not reasons or (honeypot and a.sample)) and c.hotkey not in cheap_liars:
             outcome = run_spot(a, lookups, config)
             if isinstance(outcome, list):
                 walk.pending.extend(outcome)

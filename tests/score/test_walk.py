@@ -174,6 +174,14 @@ def test_implausible_invented_rows_in_a_honeypot_still_make_a_liar() -> None:
     assert hp.reasons[0] is Reason.HONEYPOT and Reason.T2_IMPLAUSIBLE in hp.reasons
 
 
+def test_an_empty_honeypot_file_is_not_spot_checked() -> None:
+    """Found by the devnet: nothing to sample must not read as an unverifiable spot check."""
+    z = assignment("10002", expected=20, honeypot=True)
+    result = _settle(record([z], [submission("m", [], zipcode="10002", at=1)]), _truthful)
+    d = result.decisions[0]
+    assert d.reasons == (Reason.HONEYPOT_EMPTY,) and d.spot is None and not d.liar
+
+
 def test_a_spot_checked_honeypot_file_that_failed_tier_2_is_not_paid() -> None:
     """Real listings in a believed-empty zipcode, but implausible values: not a liar (they
     exist), not paid either (tier 2 failed)."""
