@@ -68,6 +68,12 @@ HOSTILE_REASONS = {
     "T1_TOO_MANY",
     "HONEYPOT",
     "LIAR_ELSEWHERE",
+    # In a honeypot zipcode its file is spot-checked whatever tiers 1–2 said (DESIGN §5); the
+    # bait listings do not exist, or cannot be looked up by a non-canonical id.
+    "T3_NOT_FOUND",
+    "T3_FABRICATED",
+    "T3_MISMATCH",
+    "T3_UNVERIFIABLE",
 }
 # Mechanism v2 (issue 14): each of these ends at 0 with one of these reasons (docs/mechanism.md).
 EXPECTED_ANY_REASON = {
@@ -260,7 +266,7 @@ def test_honeypots_are_believed_empty_standard_zipcodes_and_counts_are_posted(
     assert honeypots and honeypots <= beliefs
     assert {types[z] for z in honeypots} == {"STANDARD"}
     mined = {e["epoch_id"] for e in devnet["epochs"]}
-    assert {r[0] for r in reports} == mined  # every validated epoch's counts were posted
+    assert mined <= {r[0] for r in reports}  # every validated epoch's counts were posted
     assert len({r[1] for r in reports}) == 2 and all(r[4] > 0 for r in reports)
     assert any(r[3] > 0 for r in reports)
     # The first mined epoch's reporting window (the next epoch) closed before the run ended: the

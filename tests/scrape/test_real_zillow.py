@@ -280,9 +280,10 @@ def test_honest_files_from_real_pages_pass_tiers_1_and_2(fixture: Path, tmp_path
         assert not got.liar
 
 
-def _assess(rows: list[Listing], tmp_path: Path) -> Any:
+def _assess(rows: list[Listing], tmp_path: Path, *, now: datetime = NOW, epoch: str = EPOCH) -> Any:
+    """Tiers 1–2 of an honest file of ``rows`` scraped at ``now`` in epoch ``epoch``."""
     zipcode = rows[0].zipcode
-    meta = FileMetadata(epoch_id=EPOCH, nonce=NONCE, miner_hotkey=HOTKEY, zipcode=zipcode)
+    meta = FileMetadata(epoch_id=epoch, nonce=NONCE, miner_hotkey=HOTKEY, zipcode=zipcode)
     written = write_listings(tmp_path / f"{zipcode}.parquet", rows, meta)
     table, read_meta = read_listings(written.path)
     assignment = AssignmentInput(
@@ -293,13 +294,13 @@ def _assess(rows: list[Listing], tmp_path: Path) -> Any:
         lon=statistics.fmean(x.longitude for x in rows if x.longitude is not None),
         honeypot=False,
     )
-    commit = CommitInput(HOTKEY, zipcode, "k", written.sha256, written.rows, NOW)
+    commit = CommitInput(HOTKEY, zipcode, "k", written.sha256, written.rows, now)
     file_meta = FileMeta(read_meta.epoch_id, read_meta.nonce, read_meta.miner_hotkey, zipcode)
     return assess_file(
         commit,
         assignment,
         FileOutcome.ok(table, file_meta),
-        epoch_id=EPOCH,
+        epoch_id=epoch,
         nonce=NONCE,
         validation_seed="f" * 64,
         config=ScoringSettings(),
@@ -431,16 +432,19 @@ def test_honest_files_from_real_detail_properties_pass_tier_2(tmp_path: Path) ->
     from resi.errors import ParseError
     from resi.scrape.zillow_parser import parse_detail_page
 
+    # The detail objects were captured in autumn 2025 (listed up to 2025-09-11): an honest scrape
+    # of them happens after that, and `listed_at` must not lie after `scraped_at` (tier 2).
+    later, epoch = datetime(2025, 10, 1, 12, tzinfo=UTC), "2025-10-01T12-00-00"
     rows: list[Listing] = []
     for prop in real_properties():
         try:
             rows.append(
                 parse_detail_page(
-                    detail_page_of(prop), base_url=BASE, source="zillow", scraped_at=NOW
+                    detail_page_of(prop), base_url=BASE, source="zillow", scraped_at=later
                 )
             )
         except ParseError:
             continue
     for zipcode, group in _honest_files(rows).items():
-        got = _assess(group, tmp_path / zipcode)
+        got = _assess(group, tmp_path / zipcode, now=later, epoch=epoch)
         assert not got.reasons, (zipcode, got.reasons)

@@ -72,8 +72,9 @@ def _run(market: RunningMarket, record: EpochRecord) -> Any:
 
 def _honest(result: Any, hotkey: str) -> tuple[Any, ...]:
     [d] = [d for d in result.decisions if d.hotkey == hotkey]
-    spot = d.spot.reason if d.spot else None  # None: ranks were full (T3_SKIPPED)
-    return (spot, d.liar, hotkey in result.liars, d.participant)
+    spot = d.spot.reason if d.spot else None  # None: never spot-checked
+    paid = d.rank is not None or d.participant  # a rank, or the participants' share
+    return (spot, d.liar, hotkey in result.liars, paid)
 
 
 @settings(max_examples=10, deadline=None, database=None, derandomize=True)
@@ -117,11 +118,12 @@ def test_altered_id_forms_ahead_cannot_change_the_honest_outcome(
     alone = _run(sim_market, record([honest]))
     attacked = _run(sim_market, record([*subs, honest]))
     assert _honest(alone, "honest") == (Reason.T3_PASS, False, False, True)
-    spot, liar, listed_liar, participant = _honest(attacked, "honest")
-    # attackers may rank ahead with their real rows (then the honest file is skipped), but can
-    # never turn the honest miner into a liar or fail its spot check
-    assert not liar and not listed_liar and participant
-    assert spot in (None, Reason.T3_PASS, Reason.T3_UNVERIFIABLE)
+    spot, liar, listed_liar, paid = _honest(attacked, "honest")
+    # attackers may rank ahead with their real rows (the honest file then earns a lower rank or
+    # the participants' share), but can never turn the honest miner into a liar, fail its spot
+    # check or leave it unpaid (every file is spot-checked: mechanism v2)
+    assert not liar and not listed_liar and paid
+    assert spot is Reason.T3_PASS
     # an attacker whose rows are all non-canonical never reaches a rank
     if share == 1.0:
         assert all(d.rank is None for d in attacked.decisions if d.hotkey.startswith("attacker"))
