@@ -240,42 +240,8 @@ def _honest_files(listings: list[Listing]) -> dict[str, list[Listing]]:
 def test_honest_files_from_real_pages_pass_tiers_1_and_2(fixture: Path, tmp_path: Path) -> None:
     listings = parse(text(fixture)).listings
     assert listings
-    config = ScoringSettings()
     for zipcode, rows in _honest_files(listings).items():
-        meta = FileMetadata(epoch_id=EPOCH, nonce=NONCE, miner_hotkey=HOTKEY, zipcode=zipcode)
-        written = write_listings(tmp_path / f"{zipcode}.parquet", rows, meta)
-        table, read_meta = read_listings(written.path)
-        assignment = AssignmentInput(
-            zipcode=zipcode,
-            expected_listings=len(rows),
-            state=rows[0].state,
-            lat=statistics.fmean(x.latitude for x in rows if x.latitude is not None),
-            lon=statistics.fmean(x.longitude for x in rows if x.longitude is not None),
-            honeypot=False,
-        )
-        commit = CommitInput(
-            hotkey=HOTKEY,
-            zipcode=zipcode,
-            key=f"data/hotkey={HOTKEY}/epoch={EPOCH}/{zipcode}-{written.sha256}.parquet",
-            sha256=written.sha256,
-            rows=written.rows,
-            received_at=NOW,
-        )
-        file_meta = FileMeta(
-            epoch_id=read_meta.epoch_id,
-            nonce=read_meta.nonce,
-            miner_hotkey=read_meta.miner_hotkey,
-            zipcode=read_meta.zipcode,
-        )
-        got = assess_file(
-            commit,
-            assignment,
-            FileOutcome.ok(table, file_meta),
-            epoch_id=EPOCH,
-            nonce=NONCE,
-            validation_seed="f" * 64,
-            config=config,
-        )
+        got = _assess(rows, tmp_path / zipcode)
         assert not got.reasons, (fixture.name, zipcode, got.reasons)
         assert not got.liar
 
