@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections import Counter
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -225,11 +225,17 @@ async def rehearse(args: argparse.Namespace) -> dict[str, Any]:
             s3_access_key=s3.access_key,
             s3_secret_key=s3.secret_key,
         )
+        db_url = args.db_url or commands.api_db_url(plan)
+        summary["db"] = db_url.split(":", 1)[0]
         await seed_beliefs(
-            commands.api_db_url(plan), catalog, plan.seed,
+            db_url, catalog, plan.seed,
             plan.min_zip_listings, plan.max_zip_listings, plan.data_dir,
         )  # fmt: skip
         spec = commands.api_server(plan, ids, ep)
+        if args.db_url:  # PostgreSQL (an empty throwaway database) instead of the SQLite file
+            argv = list(spec.argv)
+            argv[argv.index("--db") + 1] = args.db_url
+            spec = replace(spec, argv=tuple(argv), env={**spec.env, "RESI_DB_URL": args.db_url})
         api_child = await supervisor.start(spec.name, spec.argv, spec.env)
         sim = SimMarket({z.zipcode: z for z in catalog}, seed=plan.seed, port=ep.sim_port)
         await sim.start()
@@ -421,7 +427,7 @@ async def rehearse(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_summary(s: dict[str, Any]) -> None:
     print(f"rehearsal: {s['miners']} miners, target {s['target']}, epoch {s['epoch_seconds']} s, "
-          f"files in {s['keep']}")  # fmt: skip
+          f"API database {s.get('db')}, files in {s['keep']}")  # fmt: skip
     print(f"load average at start {s['load_start']}, at end {s['load_end']}")
     print(f"epoch {s.get('epoch_id')}: {s.get('zipcodes')} zipcodes, "
           f"{s.get('listings_per_miner')} listings per miner (scraped once in "
@@ -472,6 +478,7 @@ def main() -> None:
     p.add_argument("--epoch-seconds", type=int, default=1200)
     p.add_argument("--concurrency", type=int, default=16, help="identities mining at once")
     p.add_argument("--keep", type=Path, help="keep the run's files here (new or empty)")
+    p.add_argument("--db-url", help="the API's database (default: SQLite in --keep)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument(
         "--strict", action="store_true", help="exit non-zero when a timing goal is missed"
