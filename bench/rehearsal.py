@@ -211,7 +211,11 @@ async def rehearse(args: argparse.Namespace) -> dict[str, Any]:
     s3 = LocalS3(keep / "s3", BUCKET)
     t_setup = time.monotonic()
     async with AsyncExitStack() as stack:
-        stack.push_async_callback(anyio.to_thread.run_sync, s3.stop)
+
+        async def stop_s3() -> None:
+            await anyio.to_thread.run_sync(s3.stop)
+
+        stack.push_async_callback(stop_s3)
         stack.push_async_callback(supervisor.stop_all)
         await anyio.to_thread.run_sync(s3.start)
         ids = await anyio.to_thread.run_sync(create_identities, plan)
