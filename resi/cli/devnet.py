@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -87,6 +88,9 @@ def command(
         else:
             render(result)
 
+    # `kill` (SIGTERM, as from a supervisor or a CI runner) stops the subnet like Ctrl-C does:
+    # otherwise the orchestrator dies alone and its children, each in its own session, live on.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         result = _run_with_progress(plan, quiet=as_json, on_result=show)
     except DevnetError as exc:

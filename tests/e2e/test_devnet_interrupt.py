@@ -1,4 +1,4 @@
-"""Ctrl-C on `resi devnet` stops every part it started (API, miners, validators, SeaweedFS).
+"""Ctrl-C or `kill` on `resi devnet` stops every part it started (API, miners, validators, S3).
 
 Regression guard for orphaned children: each child runs in its own session (so the terminal's
 SIGINT reaches only the orchestrator), which makes the orchestrator the only one who can stop
@@ -45,7 +45,8 @@ def _wait_for(path: Path, within: float) -> None:
     raise AssertionError(f"{path} did not appear within {within} s")
 
 
-def test_ctrl_c_stops_every_child_and_keeps_the_logs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_stops_every_child_and_keeps_the_logs(tmp_path: Path, sig: signal.Signals) -> None:
     keep = tmp_path / "devnet"
     proc = subprocess.Popen(
         [RESI, "devnet", "--scenario", "honest,fabricator", "--validators", "1",
@@ -57,7 +58,7 @@ def test_ctrl_c_stops_every_child_and_keeps_the_logs(tmp_path: Path) -> None:
         _wait_for(keep / "logs" / "miner0-honest.log", within=150)
         time.sleep(2)
         assert _processes_mentioning(str(keep)), "children should be running before Ctrl-C"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
