@@ -461,8 +461,14 @@ class MinerSettings(
     poll_seconds: float = Field(30.0, gt=0, description="How often the miner polls the API.")
     relay_urls: tuple[str, ...] = Field(
         (),
-        description="Validator assignment relays (comma-separated URLs) asked, in turn, for the "
-        "API-signed assignment while the API is unreachable; needs `api_hotkey` to verify it.",
+        description="Validator assignment relays (comma-separated URLs) asked first, in turn, for "
+        "the API-signed assignment while the API is unreachable.",
+    )
+    relay_discovery: bool = Field(
+        True,
+        description="While the API is unreachable, also ask the relays the chain lists (the "
+        "validators' axons, highest stake first). The API's signing key is `api_hotkey`, else "
+        "the one learned from the API and pinned in the workdir.",
     )
 
     @field_validator("relay_urls", mode="before")
@@ -514,6 +520,11 @@ class ValidatorSettings(
         "registered miners while the API is down (0 = no relay).",
     )
     relay_host: str = Field("0.0.0.0", description="Address the assignment relay listens on.")
+    relay_public_host: str | None = Field(
+        None,
+        description="Address published on chain (this hotkey's axon) so miners find the relay; "
+        "unset: `relay_host` unless it is a wildcard (then nothing is published).",
+    )
     epoch_seconds: int = Field(
         14_400,
         gt=0,

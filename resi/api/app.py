@@ -28,7 +28,7 @@ from resi.api import (
     validator_routes,
 )
 from resi.api import client as paths
-from resi.api.assignment_doc import SignedAssignment
+from resi.api.assignment_doc import SignedAssignment, derived_signing_keypair
 from resi.api.auth import IP_LIMITER_KEY, gate_middleware
 from resi.api.background import (
     EpochManagerLike,
@@ -201,7 +201,9 @@ def create_app(
     )
     app[BACKGROUND_KEY] = background
     app[MANAGER_KEY] = manager
-    signed_routes.install(app, keypair)
+    # The assignment document is always signed: by the API's hotkey, else by a key derived
+    # from the secret (so validator relays work on every deployment).
+    signed_routes.install(app, keypair or derived_signing_keypair(secret))
     specs = route_specs()
     app[SPECS_KEY] = {s.name: s for s in specs}
     for spec in specs:
@@ -290,9 +292,9 @@ async def serve(
 def _api_keypair(settings: ApiServerSettings) -> Any | None:
     """The API's own hotkey, loaded whenever its wallet exists (never prompts).
 
-    With it the API always signs its assignment document, so validator relays work without
-    ``require_receiver`` (issue 16). Raises ``WalletError`` only when ``require_receiver`` needs
-    the hotkey; otherwise a missing wallet is logged and the document route answers 404.
+    With it the API signs its assignment document with its hotkey; without it, with a key
+    derived from the server secret. Raises ``WalletError`` only when ``require_receiver`` needs
+    the hotkey; otherwise a missing wallet is logged.
     """
     from resi.errors import WalletError
     from resi.wallet import load_keypair
@@ -302,7 +304,7 @@ def _api_keypair(settings: ApiServerSettings) -> Any | None:
     except WalletError as exc:
         if settings.require_receiver:
             raise
-        log.warning("no API hotkey (%s): the assignment document is not signed, relays idle", exc)
+        log.info("no API hotkey (%s): assignments are signed with the secret-derived key", exc)
         return None
 
 

@@ -14,6 +14,8 @@ Pure: no I/O; ``bittensor`` is imported lazily (it costs ~0.5 s).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -25,6 +27,7 @@ from resi.api.schemas import CurrentAssignment
 from resi.errors import SignatureError
 
 SIGNING_DOMAIN = b"resi-assignment/1\n"
+DERIVED_KEY_DOMAIN = b"resi-assignment-signing-key/1"
 _SR25519 = 1
 
 
@@ -76,6 +79,20 @@ def canonical_bytes(document: Mapping[str, Any]) -> bytes:
 def signing_message(document: Mapping[str, Any]) -> bytes:
     """The exact bytes that are signed: the domain prefix plus the canonical document."""
     return SIGNING_DOMAIN + canonical_bytes(document)
+
+
+def derived_signing_keypair(secret: str) -> Any:
+    """The API's document-signing keypair when it has no wallet: derived from the server secret.
+
+    Every replica holds the secret, so every replica signs with the same key and nothing new has
+    to be stored or distributed; the seed is an HMAC of the secret, so the public key reveals
+    nothing about it. Miners learn the key from the API on first contact
+    (``resi.scrape.relay_client``).
+    """
+    from bittensor.sp_core import Keypair
+
+    seed = hmac.new(secret.encode("utf-8"), DERIVED_KEY_DOMAIN, hashlib.sha256).digest()
+    return Keypair.create_from_seed(seed)
 
 
 def sign_assignment(

@@ -19,6 +19,7 @@ class Neuron:
     coldkey: str
     stake: float
     validator_permit: bool
+    axon: str | None = None  # the served endpoint "ip:port" (a validator's assignment relay)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,13 @@ class Chain(Protocol):
 
     async def set_weights(self, uids: Sequence[int], weights: Sequence[float]) -> WeightsReceipt:
         """Submit weights signed by this process's hotkey; refusals come back as ``ok=False``."""
+        ...
+
+    async def serve_axon(self, host: str, port: int) -> None:
+        """Publish this process's hotkey endpoint ``host:port`` on the subnet.
+
+        Raises ``ChainError`` when the chain refuses it (not registered, rate limited).
+        """
         ...
 
     async def close(self) -> None:

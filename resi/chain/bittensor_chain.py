@@ -131,6 +131,7 @@ class BittensorChain:
                     coldkey=str(n.coldkey),
                     stake=float(n.total_stake.amount),
                     validator_permit=bool(n.validator_permit),
+                    axon=getattr(n, "axon", None) or None,
                 )
                 for n in graph.neurons
             ),
@@ -189,6 +190,35 @@ class BittensorChain:
             code = error.code.value if error is not None and error.code is not None else "failed"
             return WeightsReceipt(False, f"{code}: {result.message}", block_hash=result.block_hash)
         return WeightsReceipt(True, result.message or "ok", block_hash=result.block_hash)
+
+    async def serve_axon(self, host: str, port: int) -> None:
+        """Publish ``host:port`` as this hotkey's axon (``bt.ServeAxon``), not waiting for finality.
+
+        Raises ``ChainError`` when the chain refuses it (not registered, serving rate limit) or
+        is unreachable, ``ChainTimeout`` when the submission does not finish in time.
+        """
+        import bittensor as bt
+
+        if self.signer is None:
+            raise ChainError("no_signer: this chain was opened without a wallet")
+        try:
+            intent = bt.ServeAxon(netuid=self.netuid, ip=host, port=int(port))
+        except bt.BittensorError as exc:
+            raise ChainError(f"invalid_argument: {exc}") from None
+        client = await self._connected()
+        try:
+            result = await asyncio.wait_for(
+                client.execute(intent, self.signer, wait_for_finalization=False, retries=2),
+                self.timeout,
+            )
+        except TimeoutError:
+            raise ChainTimeout(
+                f"chain {self.network}: serve_axon did not finish within {self.timeout}s"
+            ) from None
+        except (bt.ChainError, bt.RpcConnectionError, bt.BittensorError) as exc:
+            raise ChainError(f"chain {self.network}: serve_axon failed: {exc}") from None
+        if not result.success:
+            raise ChainError(f"chain {self.network}: serve_axon refused: {result.message}")
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""

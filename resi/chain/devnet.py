@@ -53,6 +53,13 @@ CREATE TABLE IF NOT EXISTS weights (
     weights_u16 TEXT NOT NULL,
     time REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS axons (
+    netuid INTEGER NOT NULL,
+    hotkey TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    block INTEGER NOT NULL,
+    PRIMARY KEY (netuid, hotkey)
+);
 CREATE INDEX IF NOT EXISTS weights_by_validator ON weights (netuid, validator_hotkey, block);
 """
 
@@ -121,7 +128,12 @@ class DevnetChain:
         """Create the schema and genesis once (idempotent across processes); the genesis time."""
         if self._genesis is not None:
             return self._genesis
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ChainError(
+                f"cannot create the devnet chain's folder {self.path.parent}: {exc}"
+            ) from None
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
@@ -231,8 +243,9 @@ class DevnetChain:
         block = self._block_now()
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT uid, hotkey, coldkey, stake, validator_permit FROM neurons "
-                "WHERE netuid = ? ORDER BY uid",
+                "SELECT n.uid, n.hotkey, n.coldkey, n.stake, n.validator_permit, a.endpoint "
+                "FROM neurons n LEFT JOIN axons a ON a.netuid = n.netuid AND a.hotkey = n.hotkey "
+                "WHERE n.netuid = ? ORDER BY n.uid",
                 (self.netuid,),
             ).fetchall()
         neurons = tuple(
@@ -242,8 +255,9 @@ class DevnetChain:
                 coldkey=coldkey,
                 stake=float(stake),
                 validator_permit=bool(permit),
+                axon=endpoint,
             )
-            for uid, hotkey, coldkey, stake, permit in rows
+            for uid, hotkey, coldkey, stake, permit, endpoint in rows
         )
         return MetagraphSnapshot(netuid=self.netuid, block=block, tempo=self.tempo, neurons=neurons)
 
@@ -343,6 +357,38 @@ class DevnetChain:
             weights_u16=conformed.weights_u16,
         )
 
+    def serve_axon_sync(self, host: str, port: int, *, hotkey: str | None = None) -> None:
+        """Publish ``host:port`` as the axon of ``hotkey`` (default: the signer), blocking.
+
+        Raises ``ChainError`` without a signer or for an unregistered hotkey, as the chain does.
+        """
+        signer = hotkey or self.signer_hotkey
+        if signer is None:
+            raise ChainError("no_signer: this devnet chain has no signer hotkey")
+        if not 0 < port < 65_536:
+            raise ChainError(f"invalid_argument: port {port} out of range")
+        block = self._block_now()
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                known = conn.execute(
+                    "SELECT 1 FROM neurons WHERE netuid = ? AND hotkey = ?", (self.netuid, signer)
+                ).fetchone()
+                if known is None:
+                    raise ChainError(
+                        f"not_registered: hotkey {signer} is not registered on netuid {self.netuid}"
+                    )
+                conn.execute(
+                    "INSERT INTO axons (netuid, hotkey, endpoint, block) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (netuid, hotkey) DO UPDATE SET endpoint = excluded.endpoint, "
+                    "block = excluded.block",
+                    (self.netuid, signer, f"{host}:{port}", block),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     def weights_history_sync(self, validator_hotkey: str | None = None) -> list[WeightsRecord]:
         """Every accepted weight setting, oldest first, optionally for one validator."""
         self._ensure()
@@ -382,6 +428,10 @@ class DevnetChain:
     async def set_weights(self, uids: Sequence[int], weights: Sequence[float]) -> WeightsReceipt:
         """Set weights as this instance's signer; refusals come back as ``ok=False``."""
         return await self._run(lambda: self.set_weights_sync(uids, weights))
+
+    async def serve_axon(self, host: str, port: int) -> None:
+        """Publish this signer's endpoint; raises ``ChainError`` when refused."""
+        await self._run(lambda: self.serve_axon_sync(host, port))
 
     async def weights_history(self, validator_hotkey: str | None = None) -> list[WeightsRecord]:
         """Accepted weight settings, oldest first (all validators, or one)."""

@@ -100,19 +100,24 @@ def _read_proxy_file(path: Path | None) -> list[str]:
 
 async def _main(settings: MinerSettings, once: bool) -> EpochOutcome | None:
     from resi.api.client import ApiClient
+    from resi.chain import open_chain
     from resi.scrape.miner import Miner
+    from resi.scrape.relay_client import PIN_FILE, RelayFallback, chain_relays
     from resi.scrape.source import open_source
     from resi.wallet import load_keypair
 
     keypair = load_keypair(settings.wallet_name, settings.wallet_hotkey, settings.wallet_path)
-    # Built first: a relay list without api_hotkey is a ConfigError before anything opens.
-    relay = None
-    if settings.relay_urls:
-        from resi.scrape.relay_client import RelayFallback
-
-        relay = RelayFallback(
-            settings.relay_urls, keypair, settings.api_hotkey, timeout=settings.http_timeout
-        )
+    # The fallback is always on: configured relays, then the validators' axons on the chain
+    # (read-only; nothing connects until an outage asks for them).
+    chain = open_chain(settings) if settings.relay_discovery else None
+    relay = RelayFallback(
+        settings.relay_urls,
+        keypair,
+        settings.api_hotkey,
+        discover=chain_relays(chain) if chain is not None else None,
+        pin_file=settings.workdir.expanduser() / PIN_FILE,
+        timeout=settings.http_timeout,
+    )
     source = open_source(
         settings.source,
         sim_url=settings.sim_url,
@@ -142,8 +147,9 @@ async def _main(settings: MinerSettings, once: bool) -> EpochOutcome | None:
         await miner.aclose()
         await source.aclose()
         await client.aclose()
-        if relay is not None:
-            await relay.aclose()
+        await relay.aclose()
+        if chain is not None:
+            await chain.close()
 
 
 def _json_line(data: dict[str, Any]) -> None:

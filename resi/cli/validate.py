@@ -153,6 +153,7 @@ async def _run(
                     settings.relay_port,
                     interval=settings.poll_seconds,
                     once=once,
+                    publish_host=settings.relay_public_host,
                 )
             if once:
                 return await validator.run_once()

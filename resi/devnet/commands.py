@@ -13,7 +13,7 @@ from typing import Any
 
 from resi.devnet.identities import Identities, Identity, chain_path, wallet_path
 from resi.devnet.plan import HONEST, DevnetPlan, sybil_victims
-from resi.devnet.procs import module_argv, resi_argv
+from resi.devnet.procs import free_port, module_argv, resi_argv
 
 SCENARIO_MODULE = "resi.devnet.scenarios"
 
@@ -142,6 +142,10 @@ def validator(plan: DevnetPlan, ids: Identities, v: Identity, ep: Endpoints) -> 
     env["RESI_WEIGHTS_INTERVAL"] = str(plan.weights_interval_blocks)
     env["RESI_BURN_UID"] = str(ids.burn.uid)
     env["RESI_EPOCH_SECONDS"] = str(plan.epoch_seconds)  # ages weights while the API is down
+    # Every validator relays the signed assignment and publishes it as its axon: the miners'
+    # fallback works with no relay configured anywhere.
+    env["RESI_RELAY_HOST"] = "127.0.0.1"
+    env["RESI_RELAY_PORT"] = str(free_port())
     return ChildSpec(v.name, _client_argv("validate", plan, v, ep), env)
 
 

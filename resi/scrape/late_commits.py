@@ -1,11 +1,14 @@
 """Commits queued through an API outage, sent once the API is back and judged by the API.
 
-While the API is unreachable the miner keeps uploaded files in phase ``uploaded`` (the queue).
-If the outage outlasts the epoch deadline, the miner's deadline stops the epoch, but the queued
-commits are still sent when the API returns: the API ranks and refuses by its own receive time
-(DESIGN §6), so a long outage ends in visible 409 refusals, never in a silently forgiven late
-commit and never in a commit the miner quietly dropped by its own clock. A refusal is final and
-is recorded beside the epoch's state (``late_commits.json``) so it is not sent again.
+While the API is unreachable the miner keeps its files in phase ``written`` (no upload grant
+could be had) or ``uploaded`` (the commit could not be sent): that is the queue. If the outage
+outlasts the epoch deadline, the miner's deadline stops the epoch, but the queue is still
+delivered when the API returns (a ``written`` file first asks for its upload grant): the API
+ranks and refuses by its own receive time (DESIGN §6), so a long outage ends in visible 409
+refusals, never in a silently forgiven late commit and never in a commit the miner quietly
+dropped by its own clock. A refusal is final and is recorded beside the epoch's state
+(``late_commits.json``) so it is not sent again. What validators then do with an epoch that
+received no commit at all is ``resi.validate.weights_keeper``'s void-epoch rule.
 """
 
 from __future__ import annotations
@@ -57,14 +60,44 @@ async def flush_queued_commits(
             continue  # the running epoch delivers its own commits
         settled = await _read_late(store, epoch_id)
         for zipcode, progress in sorted(state.zipcodes.items()):
-            if progress.phase != "uploaded" or zipcode in settled:
+            if progress.phase not in ("written", "uploaded") or zipcode in settled:
                 continue
-            verdict = await _send(client, store, state, zipcode)
+            if progress.phase == "written":
+                verdict = await _ask_grant(client, state, zipcode)
+            else:
+                verdict = await _send(client, store, state, zipcode)
+            if verdict is None:
+                continue
             verdicts.append(verdict)
             if not verdict.accepted:
                 settled[zipcode] = asdict(verdict)
                 await _write_late(store, epoch_id, settled)
     return verdicts
+
+
+async def _ask_grant(client: ApiClient, state: EpochProgress, zipcode: str) -> LateCommit | None:
+    """A queued file that never got its upload grant asks for it now; the API's verdict.
+
+    None when the grant is given (the epoch is open again, so the running epoch delivers it).
+    """
+    progress = state.zipcodes[zipcode]
+    assert progress.sha256 is not None
+    try:
+        await client.folder_access(state.epoch_id, zipcode, progress.sha256)
+    except ApiError as exc:
+        return _refused(state.epoch_id, zipcode, "upload grant", exc)
+    return None
+
+
+def _refused(epoch_id: str, zipcode: str, what: str, exc: ApiError) -> LateCommit:
+    """The final verdict for a refusal; re-raises what is still an outage (5xx, 429, down)."""
+    if isinstance(exc, ApiUnavailable) or exc.status >= 500 or exc.status == 429:
+        raise exc
+    log.error(
+        "epoch %s zipcode %s: queued %s refused by the API (%d %s): %s",
+        epoch_id, zipcode, what, exc.status, exc.code, exc.message,
+    )  # fmt: skip
+    return LateCommit(epoch_id, zipcode, exc.status, exc.code)
 
 
 async def _send(
@@ -78,16 +111,8 @@ async def _send(
         receipt = await client.post_status(
             assignment.epoch_id, assignment.nonce, "IN_PROGRESS", commits=[item]
         )
-    except ApiUnavailable:
-        raise
     except ApiError as exc:
-        if exc.status >= 500 or exc.status == 429:
-            raise
-        log.error(
-            "epoch %s zipcode %s: queued commit refused by the API (%d %s): %s",
-            state.epoch_id, zipcode, exc.status, exc.code, exc.message,
-        )  # fmt: skip
-        return LateCommit(state.epoch_id, zipcode, exc.status, exc.code)
+        return _refused(state.epoch_id, zipcode, "commit", exc)
     accepted = {a.zipcode: a for a in receipt.accepted}
     progress.phase = "committed"
     if zipcode in accepted:

@@ -34,6 +34,7 @@ from resi.s3.transfer import upload_file
 from resi.scrape.late_commits import flush_queued_commits
 from resi.scrape.listing import FileMetadata, Listing, WrittenFile, write_listings
 from resi.scrape.miner_state import EpochProgress, StateStore
+from resi.scrape.relay_client import RelayFallback
 from resi.scrape.source import ListingSource
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ class Miner:
         scrape_attempts: int = 3,
         commit_grace: float = 30.0,
         http: httpx.AsyncClient | None = None,
-        relay: Callable[[], Awaitable[CurrentAssignment | None]] | None = None,
+        relay: RelayFallback | None = None,
     ) -> None:
         self.client = client
         self.source = source
@@ -211,6 +212,7 @@ class Miner:
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(120.0))
         # Asked for a signed assignment while the API is unreachable (resi.scrape.relay_client).
         self._relay = relay
+        self._learned_epoch: str | None = None
         self._epoch_scopes: dict[str, anyio.CancelScope] = {}
 
     async def aclose(self) -> None:
@@ -265,6 +267,11 @@ class Miner:
                 await anyio.sleep(backoff.next())
                 continue
             await self.store.save_assignment(assignment)
+            if self._relay is not None and self._learned_epoch != assignment.epoch_id:
+                # Once per epoch while the API answers: know (and pin) its signing key, so a
+                # relayed assignment can be verified in the next outage.
+                self._learned_epoch = assignment.epoch_id
+                await self._relay.learn(self.client)
             return assignment
 
     async def _relayed(self, exc: ApiError) -> CurrentAssignment | None:

@@ -8,6 +8,9 @@ hotkeys that sign the request with btauth/1 (401 unsigned or badly signed, 403 u
 with the signed document verbatim. The relay is not trusted by miners: they verify the API's
 signature themselves (``resi.api.assignment_doc.verify_assignment``), so a relay can withhold a
 document but cannot alter one.
+
+Miners find relays on the chain: ``announce`` publishes the relay's public ``host:port`` as this
+validator's axon (only when the metagraph shows something else, since serving is rate limited).
 """
 
 from __future__ import annotations
@@ -193,17 +196,61 @@ async def _refresh_later(relay: AssignmentRelay, interval: float) -> None:
         await relay.refresh()
 
 
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+
+def public_host(listen_host: str, configured: str | None) -> str | None:
+    """The address to publish for a relay listening on ``listen_host`` (None: publish nothing)."""
+    if configured:
+        return configured
+    return None if listen_host in WILDCARDS else listen_host
+
+
+async def announce(chain: Chain, hotkey: str, host: str, port: int) -> bool:
+    """Publish ``host:port`` as ``hotkey``'s axon unless the chain already lists it.
+
+    Returns whether the chain now lists it. Never raises for chain failures (logged): a relay
+    that cannot be announced still serves miners that were told its URL.
+    """
+    endpoint = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        snapshot = await chain.metagraph()
+        me = snapshot.by_hotkey(hotkey)
+        if me is not None and me.axon == endpoint:
+            return True
+        await chain.serve_axon(host, port)
+    except ChainError as exc:
+        log.warning("relay: cannot publish %s as this validator's axon (%s)", endpoint, exc)
+        return False
+    log.info("relay: published %s as this validator's axon; miners find it on the chain", endpoint)
+    return True
+
+
 async def run_with_relay(
-    validator: Any, host: str, port: int, *, interval: float, once: bool
+    validator: Any,
+    host: str,
+    port: int,
+    *,
+    interval: float,
+    once: bool,
+    publish_host: str | None = None,
 ) -> list[Any]:
-    """Run the validator loop (``run_once`` or ``run_forever``) with a relay beside it."""
+    """Run the validator loop (``run_once`` or ``run_forever``) with a relay beside it.
+
+    The relay is announced on chain at ``public_host(host, publish_host)`` (when there is one).
+    """
     relay = AssignmentRelay(
         validator.client,
         validator.chain,
         validator.hotkey,
         api_hotkey=validator.settings.api_hotkey,
     )
-    async with running_relay(relay, host, port, interval=interval):
+    async with running_relay(relay, host, port, interval=interval) as url:
+        published = public_host(host, publish_host)
+        if published is None:
+            log.warning("relay on %s is not published (set relay_public_host)", url)
+        else:
+            await announce(validator.chain, validator.hotkey, published, int(url.rsplit(":", 1)[1]))
         if once:
             result: list[Any] = await validator.run_once()
             return result

@@ -4,6 +4,12 @@ Weights come from the newest epoch this validator validated, whether or not the 
 reachable at the moment. Once more than ``stale_epochs`` epochs have completed since that epoch
 without a newer one validating, the scores are too old to reward anyone fairly and every weight
 goes to the burn uid instead. A validator never borrows another validator's weights.
+
+An epoch that had no submissions at all (``submissions`` 0 in the state: typically the API was
+down for the whole epoch, so nobody could commit) is *void*: it is validated and published like
+any other, but weights keep coming from the newest epoch that had submissions, and the void
+epochs age it toward burn like epochs that did not validate. Without that rule an API outage
+would hand a whole epoch's emission to the burn uid although every miner did its work.
 """
 
 from __future__ import annotations
@@ -57,12 +63,16 @@ def plan_weights(
     """The weights to set at ``now`` from this validator's ``finished`` epochs.
 
     Returns None when nothing was ever validated (nothing to set yet), a burn plan when the
-    newest validated epoch is more than ``stale_epochs`` epochs old, else that epoch's scores.
-    A malformed epoch id in the state counts as stale.
+    newest validated epoch with submissions is more than ``stale_epochs`` epochs old (or when
+    every validated epoch was void), else that epoch's scores. A malformed epoch id in the state
+    counts as stale. Entries without a ``submissions`` count (older states) are not void.
     """
     if not finished:
         return None
-    epoch_id = max(finished)  # epoch ids sort chronologically
+    paying = [e for e, entry in finished.items() if not is_void(entry)]
+    if not paying:
+        return WeightsPlan(BURN, max(finished), None, {BURN_KEY: 1.0})
+    epoch_id = max(paying)  # epoch ids sort chronologically
     try:
         age: int | None = epochs_completed_since(epoch_id, now, epoch_seconds)
     except EpochError:
@@ -70,3 +80,8 @@ def plan_weights(
     if age is None or age > stale_epochs:
         return WeightsPlan(BURN, epoch_id, age, {BURN_KEY: 1.0})
     return WeightsPlan(EPOCH, epoch_id, age, dict(finished[epoch_id]["scores"]))
+
+
+def is_void(entry: Mapping[str, Any]) -> bool:
+    """True for a finished epoch that had no submissions at all (see the module docstring)."""
+    return entry.get("submissions", 1) == 0

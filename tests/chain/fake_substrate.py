@@ -26,6 +26,7 @@ class FakeNeuron:
     stake_rao: int = 0
     validator_permit: bool = False
     last_update: int = 0
+    axon: dict[str, int] | None = None  # as the chain stores it: ip (int), port, ip_type
 
 
 @dataclass
@@ -165,6 +166,7 @@ class FakeSubstrate:
             "tao_stake": [0] * len(n),
             "total_stake": [x.stake_rao for x in n],
             "emission": [0] * len(n),
+            "axons": [x.axon or {} for x in n],
         }
 
     # calls -------------------------------------------------------------------

@@ -3,6 +3,7 @@ plus unreachable endpoints on loopback (refused port, and a listener that never 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import socket
 from collections.abc import Callable, Iterator
@@ -240,3 +241,32 @@ async def test_blackholed_endpoint_times_out_with_chain_timeout(blackhole: int) 
     with pytest.raises(ChainTimeout):
         await chain.set_weights([0], [1.0])
     await chain.close()
+
+
+@pytest.mark.anyio
+async def test_serve_axon_submits_the_endpoint_and_the_metagraph_reads_it_back(
+    fake: FakeSubstrate,
+) -> None:
+    """A validator publishes its relay as its axon; miners read it from the metagraph."""
+    chain = chain_for(fake)
+    await chain.serve_axon("10.1.2.3", 8091)
+    (sent,) = fake.submitted
+    assert (sent.module, sent.function) == ("SubtensorModule", "serve_axon")
+    assert sent.signer_ss58 == ALICE.ss58_address
+    assert (sent.params["netuid"], sent.params["port"]) == (NETUID, 8091)
+    assert sent.params["ip"] == int(ipaddress.IPv4Address("10.1.2.3"))
+    # What the chain then stores comes back as "ip:port" on the neuron.
+    fake.neurons[0].axon = {"ip": sent.params["ip"], "port": 8091, "ip_type": 4}
+    snap = await chain.metagraph()
+    alice, bob = snap.by_hotkey(ALICE.ss58_address), snap.by_hotkey(BOB.ss58_address)
+    assert alice is not None and alice.axon == "10.1.2.3:8091"
+    assert bob is not None and bob.axon is None
+
+
+@pytest.mark.anyio
+async def test_serve_axon_refusals_are_chain_errors(fake: FakeSubstrate) -> None:
+    fake.fail_submit_with = "Custom error: ServingRateLimitExceeded"
+    with pytest.raises(ChainError, match="serve_axon refused"):
+        await chain_for(fake).serve_axon("10.1.2.3", 8091)
+    with pytest.raises(ChainError, match="no_signer"):
+        await chain_for(fake, signer=None).serve_axon("10.1.2.3", 8091)

@@ -255,3 +255,22 @@ def test_weights_set_by_another_process_are_visible(tmp_path: Path) -> None:
     assert [list(records[0].uids), list(records[0].weights_u16)] == [
         list(x) for x in normalize([0, 1], [0.25, 0.75])
     ]
+
+
+@pytest.mark.anyio
+async def test_served_axon_is_shared_with_every_reader_and_only_for_the_registered(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    seed(view(tmp_path / "c.sqlite", clock))
+    validator = view(tmp_path / "c.sqlite", clock, signer=ALICE)
+    await validator.serve_axon("127.0.0.1", 8092)
+    await validator.serve_axon("127.0.0.1", 8093)  # a new port replaces the old one
+    snap = await view(tmp_path / "c.sqlite", clock).metagraph()
+    alice, bob = snap.by_hotkey(ALICE), snap.by_hotkey(BOB)
+    assert alice is not None and alice.axon == "127.0.0.1:8093"
+    assert bob is not None and bob.axon is None
+    with pytest.raises(ChainError, match="not_registered"):
+        await view(tmp_path / "c.sqlite", clock, signer=DAVE).serve_axon("127.0.0.1", 9000)
+    with pytest.raises(ChainError, match="no_signer"):
+        await view(tmp_path / "c.sqlite", clock).serve_axon("127.0.0.1", 9000)

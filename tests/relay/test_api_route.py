@@ -8,9 +8,9 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 import pytest
 
-from resi.api.assignment_doc import SignedAssignment, verify_assignment
+from resi.api.assignment_doc import SignedAssignment, derived_signing_keypair, verify_assignment
 from resi.api.client import SIGNED_CURRENT
-from resi.errors import ApiError
+from resi.api.state import STATE_KEY
 from tests.fixtures.api import ApiServer
 from tests.relay.conftest import SigningApi
 
@@ -50,12 +50,19 @@ async def test_signed_document_is_for_registered_hotkeys_only(signing_api: Signi
     assert response.json()["error"] == "MalformedAuth"
 
 
-async def test_api_without_a_hotkey_answers_404_no_signer(api_server: ApiServer) -> None:
+async def test_api_without_a_hotkey_signs_with_the_key_derived_from_its_secret(
+    api_server: ApiServer,
+) -> None:
+    """No wallet, still signed (issue 16: the fallback is on by default), and not forgeable:
+    the key is the one derived from this API's secret, which another secret does not give."""
     async with api_server.client(api_server.keys.miner) as miner:
-        with pytest.raises(ApiError) as caught:
-            await miner.signed_assignment()
-    assert caught.value.status == 404
-    assert caught.value.code == "NO_SIGNER"
+        signed = await miner.signed_assignment()
+    secret = api_server.app[STATE_KEY].secret
+    derived = derived_signing_keypair(secret).ss58_address
+    assert signed.api_hotkey == derived
+    assert verify_assignment(signed, derived).epoch_id == api_server.epochs.active.epoch_id
+    assert derived_signing_keypair(secret + "x").ss58_address != derived
+    assert secret not in signed.model_dump_json()
 
 
 async def test_route_is_in_the_openapi_document(signing_api: SigningApi) -> None:

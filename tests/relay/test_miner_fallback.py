@@ -20,7 +20,7 @@ from aiohttp import web
 from bittensor.sp_core import Keypair
 
 from resi.api.assignment_doc import sign_assignment
-from resi.api.client import STATUS, ApiClient
+from resi.api.client import FOLDER_ACCESS, STATUS, ApiClient
 from resi.scrape.late_commits import LATE_FILE
 from resi.scrape.miner import Miner, MinerEvent
 from resi.scrape.relay_client import RELAY_PATH, RelayFallback
@@ -180,37 +180,52 @@ async def test_miner_without_relay_or_cache_waits(
 
 
 class StatusOutage(httpx.AsyncBaseTransport):
-    """Real HTTP to the API, except that commits cannot get through while ``down``."""
+    """Real HTTP to the API, except that ``blocked`` (commits, by default) cannot get through
+    while ``down``."""
 
-    def __init__(self) -> None:
+    def __init__(self, blocked: str = STATUS) -> None:
         self.inner = httpx.AsyncHTTPTransport()
+        self.blocked = blocked
         self.down = False
         self.status_posts = 0  # status posts that carry commits
+        self.grant_requests = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down and request.url.path == self.blocked:
+            raise httpx.ConnectError("API unreachable (test outage)", request=request)
         if request.url.path == STATUS:
-            if self.down:
-                raise httpx.ConnectError("API unreachable (test outage)", request=request)
             self.status_posts += bool(json.loads(request.content)["commits"])
+        self.grant_requests += request.url.path == FOLDER_ACCESS
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
+@pytest.mark.parametrize(
+    ("blocked", "queued_as"),
+    [(STATUS, "zipcode_uploaded"), (FOLDER_ACCESS, "zipcode_scraped")],
+    ids=["commits-blocked", "grants-blocked"],
+)
 async def test_long_outage_past_the_deadline_ends_in_refused_commits(
-    signing_api: SigningApi, sim_market: RunningMarket, tmp_path: Path
+    signing_api: SigningApi,
+    sim_market: RunningMarket,
+    tmp_path: Path,
+    blocked: str,
+    queued_as: str,
 ) -> None:
+    """Files queue as uploaded (commits blocked) or only written (no upload grant either, as
+    when the API is down all epoch); both are delivered on return and refused by the API."""
     server = signing_api.server
     epoch = server.epochs.active
-    transport = StatusOutage()
+    transport = StatusOutage(blocked)
     shift = timedelta()
     events: list[MinerEvent] = []
     queued = anyio.Event()
 
     def on_event(event: MinerEvent) -> None:
         events.append(event)
-        if sum(e.kind == "zipcode_uploaded" for e in events) == 4:
+        if sum(e.kind == queued_as for e in events) == 4:
             queued.set()
 
     client = ApiClient(server.base_url, server.keys.miner, transport=transport, attempts=1)
@@ -230,8 +245,9 @@ async def test_long_outage_past_the_deadline_ends_in_refused_commits(
         server.clock.offset = shift
         transport.down = False
         outcome = await miner.run_once(wait=False)
-        posts_after_flush = transport.status_posts
-        assert posts_after_flush == 4  # every queued commit was sent once the API was back
+        posts_after_flush, grants_after_flush = transport.status_posts, transport.grant_requests
+        # every queued file was delivered once the API was back (its grant, or its commit)
+        assert (grants_after_flush if blocked == FOLDER_ACCESS else posts_after_flush) >= 4
         await miner.run_once(wait=False)  # a refusal is final: not sent again
     finally:
         await miner.aclose()
@@ -242,5 +258,8 @@ async def test_long_outage_past_the_deadline_ends_in_refused_commits(
     assert all("refused: 409 EPOCH_CLOSED" in e.detail for e in refused)
     assert outcome is not None and outcome.committed == 0 and outcome.deadline_reached
     assert await server.store.list_commits(epoch.epoch_id) == []  # judged by the API's clock
-    assert transport.status_posts == posts_after_flush
+    assert (transport.status_posts, transport.grant_requests) == (
+        posts_after_flush,
+        grants_after_flush,
+    )
     assert (miner.store.epoch_dir(epoch.epoch_id) / LATE_FILE).is_file()

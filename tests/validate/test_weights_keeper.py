@@ -83,3 +83,48 @@ def test_age_counts_whole_epochs_and_burn_exactly_past_the_limit(
     assert plan.source == (BURN if age > stale else EPOCH)
     # aging only moves forward: a later instant is never younger
     assert epochs_completed_since(epoch_id, now + clock.length, length) == age + 1
+
+
+def _void(epoch_id: str) -> dict[str, object]:
+    """A validated epoch without a single submission (the API was down all epoch long)."""
+    return {"scores": {BURN_KEY: 1.0}, "submissions": 0}
+
+
+def test_a_void_epoch_keeps_the_weights_of_the_newest_epoch_with_submissions() -> None:
+    """The cheapest way to burn a day's emission is an API outage: a void epoch must not."""
+    paid = CLOCK.epoch_id_at(T0)
+    void = CLOCK.next_id(paid, 1)
+    finished = {**_finished(paid), void: _void(void)}
+    now = CLOCK.window(void).end + timedelta(minutes=5)
+    plan = plan_weights(finished, now, epoch_seconds=L, stale_epochs=3)
+    assert plan is not None and plan.source == EPOCH and plan.epoch_id == paid
+    assert plan.scores == {f"miner-{paid}": 0.7, BURN_KEY: 0.3}
+    assert plan.age_epochs == 1  # the void epoch ages it like an epoch that did not validate
+
+
+def test_void_epochs_age_the_paying_epoch_into_burn() -> None:
+    paid = CLOCK.epoch_id_at(T0)
+    voids = [CLOCK.next_id(paid, k) for k in range(1, 6)]
+    finished = {**_finished(paid), **{v: _void(v) for v in voids}}
+    now = CLOCK.window(voids[-1]).end + timedelta(minutes=5)
+    plan = plan_weights(finished, now, epoch_seconds=L, stale_epochs=3)
+    assert plan is not None and plan.source == BURN and plan.scores == {BURN_KEY: 1.0}
+
+
+def test_only_void_epochs_burn_rather_than_set_nothing() -> None:
+    void = CLOCK.epoch_id_at(T0)
+    plan = plan_weights({void: _void(void)}, T0 + CLOCK.length, epoch_seconds=L, stale_epochs=3)
+    assert plan is not None and plan.source == BURN and plan.scores == {BURN_KEY: 1.0}
+
+
+def test_an_epoch_whose_miners_all_lied_is_not_void() -> None:
+    """Submissions that all failed are a real result (burn now), not an outage to skip."""
+    paid = CLOCK.epoch_id_at(T0)
+    cheated = CLOCK.next_id(paid, 1)
+    finished = {
+        **_finished(paid),
+        cheated: {"scores": {BURN_KEY: 1.0}, "submissions": 7},
+    }
+    now = CLOCK.window(cheated).end + timedelta(minutes=5)
+    plan = plan_weights(finished, now, epoch_seconds=L, stale_epochs=3)
+    assert plan is not None and plan.epoch_id == cheated and plan.scores == {BURN_KEY: 1.0}
