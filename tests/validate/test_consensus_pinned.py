@@ -58,7 +58,14 @@ def _decisions_digest(result: object) -> str:
                     spot.verified,
                     spot.matched,
                     [
-                        [e.index, e.key, e.status.value, e.match, list(e.mismatched), e.claimed]
+                        [
+                            e.index,
+                            e.key,
+                            e.status.value,
+                            e.match,
+                            list(e.mismatched),
+                            dict(e.claimed),
+                        ]
                         for e in spot.evidence
                     ],
                 ],
