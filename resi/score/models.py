@@ -6,7 +6,7 @@ Everything here is a frozen dataclass with no I/O so scoring stays pure and repl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
@@ -178,6 +178,33 @@ class Lookup:
             observed=Observed(**obs) if obs else None,
             detail=d.get("detail", ""),
         )
+
+
+class ClaimedRow(Mapping[str, Any]):
+    """A sampled row's claimed values, read-only, iterating in column order like a dict.
+
+    Rows of one batch share one name → position index and hold only a tuple of values: an
+    epoch keeps up to ``spot_max_draw_factor × k`` draws of every file that reaches tier 3, and
+    a dict per draw cost about three times the memory.
+    """
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: tuple[Any, ...]) -> None:
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[self._index[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from resi.config import ScoringSettings
 from resi.score.models import (
     LIAR_FILE_REASONS,
     AssignmentInput,
+    ClaimedRow,
     CommitInput,
     FileAssessment,
     FileOutcome,
@@ -556,10 +557,16 @@ def _assess_readable(
     flat = pa.array([offsets[j] + i for j, ps in enumerate(picks) for i in ps], pa.int64())
     present = [n for n in CLAIMED_FIELDS if table.schema.get_field_index(n) >= 0]
     columns = _jsonable_table(table.select(present).take(flat)).to_pydict()
+    # equal strings share one object (source, city, status, ... repeat across the zipcode)
+    shared: dict[Any, Any] = {}
+    positions = {name: i for i, name in enumerate(columns)}
     claimed = [
-        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+        ClaimedRow(positions, tuple(shared.setdefault(v, v) if type(v) is str else v for v in row))
+        for row in zip(*columns.values(), strict=True)
     ]
-    keys = pc.take(ids, flat).to_pylist()
+    keys = [
+        shared.setdefault(k, k) if k is not None else None for k in pc.take(ids, flat).to_pylist()
+    ]
 
     done: list[FileAssessment] = []
     cursor = 0

@@ -120,6 +120,7 @@ class Validator:
         on_progress: ProgressFn | None = None,
         *,
         download_concurrency: int = 8,
+        read_workers: int = 2,
         lookup_backoff: float = 1.0,
         metrics: ValidatorMetrics | None = None,
     ) -> None:
@@ -137,7 +138,12 @@ class Validator:
         self.metrics = metrics or ValidatorMetrics()
         self.epoch_seconds = settings.epoch_seconds
         self.failures = EpochFailures.load(self.workdir / "failed_epochs.json")
-        self.reader = FileReader(settings.read_memory_mib, settings.read_timeout_seconds)
+        # Files are read by ``read_workers`` capped worker processes side by side (each capped
+        # at ``read_memory_mib``), so reading keeps pace with assessing on a multi-core machine.
+        self.readers = [
+            FileReader(settings.read_memory_mib, settings.read_timeout_seconds)
+            for _ in range(max(1, read_workers))
+        ]
 
     @property
     def scoring(self) -> ScoringSettings:
@@ -357,10 +363,10 @@ class Validator:
             return Reason.FILE_MISSING.value
         return OK
 
-    def _outcome(self, status: str, path: Path, expected: int) -> FileOutcome:
+    def _outcome(self, status: str, path: Path, expected: int, reader: FileReader) -> FileOutcome:
         if status != OK:
             return FileOutcome.failed(Reason(status))
-        return read_outcome(path, read_limits(expected, self.scoring), self.reader)
+        return read_outcome(path, read_limits(expected, self.scoring), reader)
 
     async def _score(
         self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
@@ -387,18 +393,35 @@ class Validator:
                 n_done += 1
                 self._progress(inputs.epoch_id, "assess", n_done, len(zips))
 
-        def read_zip(zipcode: str) -> list[tuple[CommitInput, FileOutcome]]:
+        def read_part(
+            part: list[CommitInput], reader: FileReader
+        ) -> list[tuple[CommitInput, FileOutcome]]:
             return [
                 (
                     c,
                     self._outcome(
                         ckpt.downloads[_ckey(c.hotkey, c.zipcode)]["status"],
                         paths[(c.hotkey, c.zipcode)],
-                        assignment_of[zipcode].expected_listings,
+                        assignment_of[c.zipcode].expected_listings,
+                        reader,
                     ),
                 )
-                for c in by_zip[zipcode]
+                for c in part
             ]
+
+        async def read_zip(zipcode: str) -> list[tuple[CommitInput, FileOutcome]]:
+            """The zipcode's files read by every worker at once (file i by worker i mod n)."""
+            subs, n = by_zip[zipcode], len(self.readers)
+            parts: list[list[tuple[CommitInput, FileOutcome]]] = [[] for _ in range(n)]
+
+            async def part(j: int) -> None:
+                parts[j] = await anyio.to_thread.run_sync(read_part, subs[j::n], self.readers[j])
+
+            async with anyio.create_task_group() as tg:
+                for j in range(n):
+                    tg.start_soon(part, j)
+            # back in commit order: outcomes do not depend on which worker read the file
+            return [parts[i % n][i // n] for i in range(len(subs))]
 
         def assess(zipcode: str, pairs: list[tuple[CommitInput, FileOutcome]]) -> Any:
             done = assess_zipcode(
@@ -422,7 +445,7 @@ class Validator:
         async def reader() -> None:
             async with send:
                 for zipcode in todo:
-                    pairs = await anyio.to_thread.run_sync(read_zip, zipcode)
+                    pairs = await read_zip(zipcode)
                     await send.send((zipcode, pairs))
 
         async with anyio.create_task_group() as tg:
