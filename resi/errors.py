@@ -15,6 +15,7 @@
     │   └── TransferUnavailable    transient: store unreachable, 5xx/429 after retries
     ├── SourceError                listing source problems
     │   ├── SourceUnavailable      transient: timeout, 429, 5xx, block page (retry later)
+    │   │   └── SourceOutage       every lookup of a spot-check batch failed that way
     │   └── ParseError             the page could not be parsed
     ├── ListingFileError           unreadable / wrong-schema Parquet (carries a reason code)
     ├── ApiError                   HTTP error with a status and a machine code
@@ -96,6 +97,10 @@ class SourceError(ResiError):
 
 class SourceUnavailable(SourceError):
     """Transient listing-source failure (timeout, 429, 5xx, block page): retry later."""
+
+
+class SourceOutage(SourceUnavailable):
+    """The listing site is down for this validator: the epoch's validation waits for it."""
 
 
 class ParseError(SourceError):

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from resi.errors import ParseError, SourceUnavailable
+from resi.errors import ParseError, SourceOutage, SourceUnavailable
 from resi.score.models import Lookup, LookupRequest, LookupStatus, Observed
 from resi.score.tiers import is_canonical_id
 from resi.scrape.listing import LISTING_SCHEMA, Listing
@@ -72,6 +72,15 @@ def observed_from(listing: Listing) -> Observed:
     )
 
 
+UNAVAILABLE = "source unavailable: "  # the detail of a lookup that never reached the site
+OUTAGE_MIN_LOOKUPS = 3
+
+
+def unreachable(lookup: Lookup) -> bool:
+    """True for a lookup that stayed UNVERIFIABLE because the site could not be reached."""
+    return lookup.status is LookupStatus.UNVERIFIABLE and lookup.detail.startswith(UNAVAILABLE)
+
+
 async def lookup_one(
     source: ListingSource,
     request: LookupRequest,
@@ -92,7 +101,7 @@ async def lookup_one(
         try:
             found = await source.lookup(listing)
         except SourceUnavailable as exc:
-            detail = f"source unavailable: {exc}"
+            detail = f"{UNAVAILABLE}{exc}"
             if attempt + 1 < attempts:
                 await anyio.sleep(backoff * 2**attempt)
             continue
@@ -116,15 +125,40 @@ async def fetch_lookups(
     attempts: int = 3,
     backoff: float = 1.0,
 ) -> int:
-    """Fill ``cache`` with the requested keys it lacks; returns how many were looked up."""
+    """Fill ``cache`` with the requested keys it lacks; returns how many were looked up.
+
+    Raises ``SourceOutage`` when the first ``OUTAGE_MIN_LOOKUPS`` lookups to finish could not
+    reach the site and none did (the rest are cancelled): the site is down for this validator,
+    and an epoch validated now would leave every file unverified, unpaid through no fault of its
+    miner. Those lookups are not cached, so the retried round asks again. A site that answers
+    some lookups keeps the per-listing rule: an unreachable listing is UNVERIFIABLE.
+    """
     todo = {r.key: r for r in requests if r.key not in cache}
     limiter = anyio.CapacityLimiter(concurrency)
+    reached = failed = 0
+    outage = False
 
-    async def one(req: LookupRequest) -> None:
-        async with limiter:
-            cache[req.key] = await lookup_one(source, req, attempts=attempts, backoff=backoff)
+    async def one(req: LookupRequest, scope: anyio.CancelScope) -> None:
+        nonlocal reached, failed, outage
+        async with limiter:  # the verdict is taken before the next lookup may start
+            lookup = await lookup_one(source, req, attempts=attempts, backoff=backoff)
+            cache[req.key] = lookup
+            if not unreachable(lookup):
+                reached += 1
+                return
+            failed += 1
+            if reached == 0 and failed >= min(OUTAGE_MIN_LOOKUPS, len(todo)):
+                outage = True
+                scope.cancel()
 
     async with anyio.create_task_group() as tg:
         for key in sorted(todo):
-            tg.start_soon(one, todo[key])
+            tg.start_soon(one, todo[key], tg.cancel_scope)
+    if outage and len(todo) >= OUTAGE_MIN_LOOKUPS:
+        for key in todo:
+            cache.pop(key, None)
+        raise SourceOutage(
+            f"the listing site is unreachable: {failed} lookups failed, none answered; "
+            "validation waits for it"
+        )
     return len(todo)

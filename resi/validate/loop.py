@@ -31,6 +31,7 @@ from resi.errors import (
     ChainError,
     IntegrityError,
     ScoreError,
+    SourceOutage,
     StorageError,
     TransferUnavailable,
 )
@@ -188,10 +189,10 @@ class Validator:
     async def validate_pending(self) -> list[EpochOutcome]:
         """Validate every pending epoch, oldest first, each in isolation.
 
-        Outages (API unreachable or 5xx/429, storage, chain) propagate: nobody's epoch problem,
-        the round is retried. Any other failure of one epoch (a bug, hostile input that got
-        past the per-file checks) counts an attempt for that epoch only; after
-        ``epoch_max_attempts`` it is recorded as failed and skipped, so later epochs go on.
+        Outages (API unreachable or 5xx/429, storage, chain, the listing site) propagate:
+        nobody's epoch problem, the round is retried. Any other failure of one epoch (a bug,
+        hostile input that got past the per-file checks) counts an attempt for that epoch only;
+        after ``epoch_max_attempts`` it is recorded as failed and skipped, so later epochs go on.
         """
         done = []
         for epoch_id in await self.pending_epochs():
@@ -201,7 +202,7 @@ class Validator:
                 if isinstance(exc, ApiUnavailable) or exc.status >= 500 or exc.status == 429:
                     raise
                 self._epoch_failed(epoch_id, exc)
-            except (StorageError, ChainError):
+            except (StorageError, ChainError, SourceOutage):
                 raise
             except Exception as exc:  # a bug or hostile input must not stop every later epoch
                 self._epoch_failed(epoch_id, exc)
@@ -234,7 +235,8 @@ class Validator:
                 try:
                     await self.validate_pending()
                     await recheck_newest(self)
-                except (ApiError, StorageError, ChainError) as exc:  # coldkeys need the metagraph
+                # coldkeys need the metagraph; tier 3 needs the listing site (SourceOutage)
+                except (ApiError, StorageError, ChainError, SourceOutage) as exc:
                     self.metrics.api_errors.inc(type(exc).__name__)
                     log.warning("validator round failed, retrying later: %s", exc)
                 await anyio.sleep(self.settings.poll_seconds)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from resi.errors import SourceOutage, SourceUnavailable
 from resi.score.models import LookupRequest, LookupStatus
 from resi.scrape.source import open_source
-from resi.validate.lookups import fetch_lookups
+from resi.validate.lookups import OUTAGE_MIN_LOOKUPS, fetch_lookups, unreachable
 from tests.fixtures.market import start_sim_market
 
 
@@ -65,3 +68,55 @@ async def test_unreachable_source_is_unverifiable_not_gone() -> None:
     finally:
         await source.aclose()
     assert cache[listing.listing_id].status is LookupStatus.UNVERIFIABLE
+
+
+class Faulty:
+    """The real source, except that lookups of ``down`` keys fail at the transport (injected)."""
+
+    def __init__(self, inner: Any, down: set[str]) -> None:
+        self.inner, self.down, self.calls = inner, down, 0
+
+    async def search(self, zipcode: str) -> list[Any]:
+        return list(await self.inner.search(zipcode))
+
+    async def lookup(self, listing: Any) -> Any:
+        self.calls += 1
+        if listing.listing_id in self.down:
+            raise SourceUnavailable("connection refused (injected)")
+        return await self.inner.lookup(listing)
+
+
+@pytest.mark.anyio
+async def test_site_down_is_an_outage_found_early_and_leaves_nothing_cached() -> None:
+    async with start_sim_market() as market:
+        source = open_source("sim", sim_url=market.url, max_attempts=1)
+        try:
+            listings = (await source.search("10001"))[:6]
+            faulty = Faulty(source, {x.listing_id for x in listings})
+            cache: dict = {}
+            with pytest.raises(SourceOutage):
+                await fetch_lookups(faulty, [_request(x) for x in listings], cache,
+                                    concurrency=1, attempts=2, backoff=0.01)  # fmt: skip
+        finally:
+            await source.aclose()
+    assert cache == {}
+    assert faulty.calls == OUTAGE_MIN_LOOKUPS * 2  # three lookups (two attempts each), not six
+
+
+@pytest.mark.anyio
+async def test_a_site_that_answers_keeps_the_per_listing_rule() -> None:
+    """One unreachable listing among answered ones is UNVERIFIABLE, not an outage."""
+    async with start_sim_market() as market:
+        source = open_source("sim", sim_url=market.url, max_attempts=1)
+        try:
+            listings = (await source.search("10001"))[:5]
+            faulty = Faulty(source, {listings[2].listing_id})
+            cache: dict = {}
+            n = await fetch_lookups(faulty, [_request(x) for x in listings], cache,
+                                    concurrency=1, attempts=2, backoff=0.01)  # fmt: skip
+        finally:
+            await source.aclose()
+    assert n == 5
+    assert cache[listings[2].listing_id].status is LookupStatus.UNVERIFIABLE
+    assert unreachable(cache[listings[2].listing_id])
+    assert sum(v.status is LookupStatus.FOUND for v in cache.values()) == 4

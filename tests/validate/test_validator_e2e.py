@@ -21,6 +21,7 @@ from resi.chain.devnet import DevnetChain
 from resi.config import ValidatorSettings
 from resi.epoch.models import Assignment, Commit, Epoch, EpochState
 from resi.epoch.secrets import epoch_nonce
+from resi.errors import SourceOutage
 from resi.s3.layout import miner_key, validator_key
 from resi.score.models import BURN_KEY, Reason
 from resi.scrape.listing import FileMetadata, Listing, write_listings
@@ -31,6 +32,7 @@ from resi.validate.report import REPORT_NAME, load_report, replay_report
 from resi.validate.spotcheck import spot_check
 from tests.fixtures.api import NETUID, TEST_SECRET, ApiServer
 from tests.fixtures.market import SIM_CATALOG, RunningMarket, start_sim_market
+from tests.relay.test_validator_relay import closed_port_url
 
 ZIPS = ("10001", "60614")
 HONEYPOT = "00501"
@@ -350,3 +352,32 @@ async def test_an_epoch_that_keeps_failing_is_recorded_and_later_epochs_go_on(
     report = json.loads((out / "validation_failed.json").read_text())
     assert report["state"] == "FAILED" and report["epoch_id"] == epoch_id
     assert v.failures.failed_total == 1 and v.failures.attempts_total == 2
+
+
+@pytest.mark.anyio
+async def test_listing_site_down_waits_for_it_instead_of_publishing_every_file_unverified(
+    world: World, tmp_path: Path
+) -> None:
+    """A validator-side outage must not cost miners an epoch: with the site unreachable, the
+    epoch is retried (not counted as a failed attempt, nothing cached, nothing published)."""
+    epoch_id = world.epoch.epoch_id
+    async with httpx.AsyncClient(timeout=20) as http:
+        down = _validator(world, tmp_path, "v", http, sim_url=closed_port_url())
+        try:
+            with pytest.raises(SourceOutage):
+                await down.validate_pending()
+            assert epoch_id in await down.pending_epochs()
+        finally:
+            await _close(down)
+        assert down.failures.attempts.get(epoch_id, 0) == 0
+        edir = tmp_path / "v" / "epochs" / epoch_id
+        ckpt = EpochCheckpoint.load(edir / CHECKPOINT_NAME, epoch_id)
+        assert ckpt.lookups == {}  # no UNVERIFIABLE verdict survives the outage
+        assert not (edir / "out" / REPORT_NAME).exists()
+        up = _validator(world, tmp_path, "v", http)  # same workdir; the site is back
+        try:
+            done = await up.validate_pending()
+        finally:
+            await _close(up)
+    assert epoch_id in {o.epoch_id for o in done}
+    assert up.state.finished[epoch_id]["scores"][world.miners["first"]] > 0
