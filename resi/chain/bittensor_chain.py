@@ -161,17 +161,8 @@ class BittensorChain:
             )
         except bt.BittensorError as exc:
             return WeightsReceipt(False, f"invalid_weights: {exc}")
-        client = await self._connected()
         try:
-            result = await asyncio.wait_for(
-                client.execute(intent, self.signer, wait_for_finalization=False, retries=2),
-                self.timeout,
-            )
-        except TimeoutError:
-            raise ChainTimeout(
-                f"chain {self.network}: set_weights did not finish within {self.timeout}s "
-                "(it may still land; re-read the chain before resubmitting)"
-            ) from None
+            result = await self._submit(intent, "set_weights")
         except bt.ChainError as exc:
             code = exc.code.value if exc.code is not None else "unknown"
             if code in _REFUSAL_CODES:
@@ -205,20 +196,30 @@ class BittensorChain:
             intent = bt.ServeAxon(netuid=self.netuid, ip=host, port=int(port))
         except bt.BittensorError as exc:
             raise ChainError(f"invalid_argument: {exc}") from None
+        try:
+            result = await self._submit(intent, "serve_axon")
+        except (bt.ChainError, bt.RpcConnectionError, bt.BittensorError) as exc:
+            raise ChainError(f"chain {self.network}: serve_axon failed: {exc}") from None
+        if not result.success:
+            raise ChainError(f"chain {self.network}: serve_axon refused: {result.message}")
+
+    async def _submit(self, intent: Any, what: str) -> Any:
+        """Execute ``intent`` signed by this chain's signer, not waiting for finalization.
+
+        Raises ``ChainTimeout`` when it does not finish in time (it may still land: re-read the
+        chain before resubmitting); the SDK's own errors propagate for the caller to sort.
+        """
         client = await self._connected()
         try:
-            result = await asyncio.wait_for(
+            return await asyncio.wait_for(
                 client.execute(intent, self.signer, wait_for_finalization=False, retries=2),
                 self.timeout,
             )
         except TimeoutError:
             raise ChainTimeout(
-                f"chain {self.network}: serve_axon did not finish within {self.timeout}s"
+                f"chain {self.network}: {what} did not finish within {self.timeout}s "
+                "(it may still land; re-read the chain before resubmitting)"
             ) from None
-        except (bt.ChainError, bt.RpcConnectionError, bt.BittensorError) as exc:
-            raise ChainError(f"chain {self.network}: serve_axon failed: {exc}") from None
-        if not result.success:
-            raise ChainError(f"chain {self.network}: serve_axon refused: {result.message}")
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""

@@ -164,6 +164,23 @@ def running(*procs: Proc) -> Iterator[None]:
             proc.stop()
 
 
+def run_to_end(proc: Proc, *, within: float) -> Proc:
+    """Start ``proc``, wait (up to ``within`` s) for it to exit, and require exit status 0."""
+    with running(proc):
+        proc.start()
+        proc.wait(timeout=within)
+    assert proc.returncode == 0, proc.tail()
+    return proc
+
+
+def register_roles(chain: Any, owner: Any, miner: Any, validator: Any) -> dict[str, int]:
+    """Register the burn owner (uid 0), one miner and one permitted validator; uid by hotkey."""
+    chain.register(owner.hotkey_ss58, owner.coldkey_ss58, 1.0, False)
+    chain.register(miner.hotkey_ss58, miner.coldkey_ss58, 10.0, False)
+    chain.register(validator.hotkey_ss58, validator.coldkey_ss58, 5_000.0, True)
+    return {n.hotkey: n.uid for n in chain.metagraph_sync().neurons}
+
+
 def wait_until(
     what: str, check: Callable[[], bool], *, within: float, procs: tuple[Proc, ...] = ()
 ) -> None:

@@ -49,7 +49,9 @@ from tests.drills.harness import (
     free_port,
     market_thread,
     pick_epoch,
+    register_roles,
     resi_argv,
+    run_to_end,
     running,
     seed_catalog,
     start_api,
@@ -113,10 +115,7 @@ def test_api_down_for_a_whole_epoch(
     seed_catalog(db_url, catalog)
     owner, miner, val = wallets(3)
     chain = DevnetChain(tmp_path / "chain.sqlite", netuid=NETUID, block_time=BLOCK_TIME)
-    chain.register(owner.hotkey_ss58, owner.coldkey_ss58, 1.0, False)  # uid 0: the burn uid
-    chain.register(miner.hotkey_ss58, miner.coldkey_ss58, 10.0, False)
-    chain.register(val.hotkey_ss58, val.coldkey_ss58, 5_000.0, True)
-    uids = {n.hotkey: n.uid for n in chain.metagraph_sync().neurons}
+    uids = register_roles(chain, owner, miner, val)  # the owner's uid 0 is the burn uid
     miner_uid = uids[miner.hotkey_ss58]
 
     # Epoch A must leave room for one miner run; every later wait is on an event.
@@ -162,11 +161,10 @@ def test_api_down_for_a_whole_epoch(
         validator.start()
         timer.mark("api_and_validator_up")
         # --- epoch A: a normal run; the miner learns the API's key from the API.
-        first = miner_run("miner-a", miner, url, market.url, mworkdir, menv, tmp_path)
-        with running(first):
-            first.start()
-            first.wait(timeout=plan.left + 60)
-        assert first.returncode == 0, first.tail()
+        first = run_to_end(
+            miner_run("miner-a", miner, url, market.url, mworkdir, menv, tmp_path),
+            within=plan.left + 60,
+        )
         outcome_a = events(first, "outcome")[-1]
         assert outcome_a["epoch_id"] == epoch_a and outcome_a["committed"] > 0, outcome_a
         assert (mworkdir / PIN_FILE).is_file()
@@ -180,11 +178,10 @@ def test_api_down_for_a_whole_epoch(
         )
         api.kill()
         timer.mark("api_killed")
-        second = miner_run("miner-b", miner, url, market.url, mworkdir, menv, tmp_path)
-        with running(second):
-            second.start()
-            second.wait(timeout=clock.length.total_seconds() + 120)
-        assert second.returncode == 0, second.tail()
+        second = run_to_end(
+            miner_run("miner-b", miner, url, market.url, mworkdir, menv, tmp_path),
+            within=clock.length.total_seconds() + 120,
+        )
         timer.mark("epoch_b_deadline")
         outcome_b = events(second, "outcome")[-1]
         scraped_b = {e["zipcode"] for e in events(second, "zipcode_scraped")}
@@ -192,11 +189,10 @@ def test_api_down_for_a_whole_epoch(
         assert datetime.now(UTC) >= clock.window(epoch_b).deadline
         start_api(api)
         timer.mark("api_back")
-        third = miner_run("miner-c", miner, url, market.url, mworkdir, menv, tmp_path)
-        with running(third):
-            third.start()
-            third.wait(timeout=clock.length.total_seconds() + 120)
-        assert third.returncode == 0, third.tail()
+        third = run_to_end(
+            miner_run("miner-c", miner, url, market.url, mworkdir, menv, tmp_path),
+            within=clock.length.total_seconds() + 120,
+        )
         timer.mark("queue_judged")
         wait_until(
             "the validator to validate epochs A and B",

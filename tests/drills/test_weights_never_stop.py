@@ -34,6 +34,7 @@ from tests.drills.harness import (
     clean_env,
     drill_catalog,
     free_port,
+    register_roles,
     resi_argv,
     running,
     seed_catalog,
@@ -97,10 +98,7 @@ def test_weights_continue_while_s3_and_the_api_are_down_then_burn(
     seed_catalog(db_url, catalog)
     owner, miner, val = wallets(3)
     chain = DevnetChain(tmp_path / "chain.sqlite", netuid=NETUID, block_time=BLOCK_TIME)
-    chain.register(owner.hotkey_ss58, owner.coldkey_ss58, 1.0, False)  # uid 0: the burn uid
-    chain.register(miner.hotkey_ss58, miner.coldkey_ss58, 10.0, False)
-    chain.register(val.hotkey_ss58, val.coldkey_ss58, 5_000.0, True)
-    uids = {n.hotkey: n.uid for n in chain.metagraph_sync().neurons}
+    uids = register_roles(chain, owner, miner, val)  # the owner's uid 0 is the burn uid
     burn_uid, miner_uid = uids[owner.hotkey_ss58], uids[miner.hotkey_ss58]
 
     clock = EpochClock(EPOCH_SECONDS)
