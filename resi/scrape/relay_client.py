@@ -110,10 +110,14 @@ class RelayFallback:
             return self.api_hotkey
         current = self.api_hotkey
         if current is None and self.pin_file is not None:
-            self.pin_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.pin_file.with_name(f".{self.pin_file.name}.tmp")
-            tmp.write_text(json.dumps({"api_hotkey": signed.api_hotkey}) + "\n")
-            tmp.replace(self.pin_file)
+            try:
+                self.pin_file.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.pin_file.with_name(f".{self.pin_file.name}.tmp")
+                tmp.write_text(json.dumps({"api_hotkey": signed.api_hotkey}) + "\n")
+                tmp.replace(self.pin_file)
+            except OSError as exc:
+                log.warning("cannot pin the API's signing key in %s (%s)", self.pin_file, exc)
+                return None
             log.info("pinned the API's signing key %s (from the API)", signed.api_hotkey)
             return signed.api_hotkey
         if current is not None and current != signed.api_hotkey:
