@@ -88,9 +88,13 @@ def command(
         else:
             render(result)
 
-    # `kill` (SIGTERM, as from a supervisor or a CI runner) stops the subnet like Ctrl-C does:
-    # otherwise the orchestrator dies alone and its children, each in its own session, live on.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C and `kill` (SIGTERM, as from a supervisor or a CI runner) raise KeyboardInterrupt
+    # wherever the loop is; the orchestrator's shielded cleanup then stops every child (each in
+    # its own session, so nobody else would). Not asyncio's own SIGINT handling: it cancels the
+    # main task, and a cancellation that lands in a shielded section is lost, so a Ctrl-C
+    # during start-up used to be ignored and the run went on to the end.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = _run_with_progress(plan, quiet=as_json, on_result=show)
     except DevnetError as exc:
@@ -105,6 +109,10 @@ def command(
         show(result)
     if not result.complete:
         raise typer.Exit(1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_with_progress(
