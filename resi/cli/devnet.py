@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from resi.cli.common import JsonOption, console, err_console, handle_errors, run_async
-from resi.devnet.plan import BEHAVIOURS, SCENARIOS, DevnetPlan, behaviours_for
+from resi.devnet.plan import (
+    BEHAVIOURS,
+    MIN_VALIDATORS_WITH_OUTLIER,
+    OUTLIER_SETTINGS,
+    SCENARIOS,
+    DevnetPlan,
+    behaviours_for,
+)
 from resi.errors import ConfigError, DevnetError
 
 if TYPE_CHECKING:
@@ -22,7 +29,7 @@ if TYPE_CHECKING:
     from rich.console import Group
 
     from resi.devnet.orchestrator import Progress
-    from resi.devnet.report import DevnetResult, EpochSummary
+    from resi.devnet.report import DevnetResult, EpochSummary, OutlierView
 
 
 @handle_errors
@@ -30,7 +37,11 @@ def command(
     miners: int | None = typer.Option(
         None, "--miners", help="Number of miners (default: the scenario's own list)."
     ),
-    validators: int = typer.Option(2, "--validators", help="Number of validators."),
+    validators: int | None = typer.Option(
+        None,
+        "--validators",
+        help="Number of validators (default 2, or 3 with --outlier-validator).",
+    ),
     epochs: int = typer.Option(2, "--epochs", help="Epochs to mine (each is validated after)."),
     epoch_seconds: int = typer.Option(
         45, "--epoch-seconds", help="Epoch length in seconds (must divide a day)."
@@ -51,9 +62,24 @@ def command(
         help="After the run, keep the API (and the explorer at its address) running this many "
         "seconds to browse; Ctrl-C stops early.",
     ),
+    outlier_validator: bool = typer.Option(
+        False,
+        "--outlier-validator",
+        help="Misconfigure the last validator on purpose ("
+        + ", ".join(f"{k}={v}" for k, v in OUTLIER_SETTINGS.items())
+        + ") and show, per epoch, that it disagrees, that quorum holds without it, and the "
+        "first differing decisions of the consensus_diff.json it writes. Needs 3 or more "
+        "validators (the default becomes 3).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Run API, chain, S3, market, miners and validators on 127.0.0.1 and show who earned what."""
+    # With the option and no count, run the smallest set that has a majority beside the outlier
+    # (what a newcomer typing just the option expects); a count given explicitly is respected,
+    # and refused by plan.validate() if it is too small to have a majority.
+    raised = validators is None and outlier_validator
+    if validators is None:
+        validators = MIN_VALIDATORS_WITH_OUTLIER if outlier_validator else 2
     keep_dir = keep.expanduser().resolve() if keep is not None else None
     if keep_dir is not None and keep_dir.exists() and any(keep_dir.iterdir()):
         # A previous run's chain, database and workdirs would mix with this run's.
@@ -67,6 +93,7 @@ def command(
         keep=keep_dir is not None,
         seed=seed,
         keep_api_seconds=keep_api,
+        outlier_validator=outlier_validator,
     )
     plan.validate()
     if keep_dir is None:
@@ -79,6 +106,8 @@ def command(
             f"({', '.join(plan.behaviours)}), {validators} validators, "
             f"{epochs} epochs of {epoch_seconds} s; data in {data_dir}"
         )
+        if plan.outlier_name is not None:
+            console.print(outlier_note(plan, raised=raised))
     shown: list[DevnetResult] = []
 
     def show(result: DevnetResult) -> None:
@@ -113,6 +142,22 @@ def command(
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def outlier_note(plan: DevnetPlan, *, raised: bool) -> str:
+    """The line that says which validator is misconfigured, how, and why there are 3 or more."""
+    name = plan.outlier_name or "-"
+    setting = ", ".join(f"{k}={v}" for k, v in plan.validator_settings(name).items())
+    why = (
+        f" (--outlier-validator runs {MIN_VALIDATORS_WITH_OUTLIER} validators unless "
+        "--validators says otherwise: a majority needs two that agree)"
+        if raised
+        else ""
+    )
+    return (
+        f"outlier: {name} runs with {setting}; the other {plan.validators - 1} validators use "
+        f"the defaults{why}"
+    )
 
 
 def _run_with_progress(
@@ -242,3 +287,53 @@ def _render_epoch(e: EpochSummary) -> None:
         f"consensus: majority {(e.majority_hash or '-')[:16]}, agreement {e.agreement:.0%}, "
         f"quorum {quorum} (majority stake {e.majority_stake_share:.0%})\n"
     )
+    if e.outlier is not None:
+        _render_outlier(e, e.outlier)
+
+
+def _reasons(reasons: tuple[str, ...]) -> str:
+    return ", ".join(reasons) or "-"
+
+
+def _render_outlier(e: EpochSummary, o: OutlierView) -> None:
+    """The misconfigured validator (`--outlier-validator`): verdict, then its diff."""
+    from rich.table import Table
+
+    setting = ", ".join(f"{k}={v}" for k, v in o.settings.items())
+    holders = [v.name for v in e.validators if e.majority_hash and v.posted_hash == e.majority_hash]
+    verdict = "[red]disagrees[/]" if o.disagrees else "[yellow]does not disagree[/]"
+    quorum = "still reached" if e.quorum else "[red]not reached[/]"
+    console.print(
+        f"outlier {o.validator} ({setting}) {verdict}: posted {(o.posted_hash or '-')[:16]}, "
+        f"majority {(e.majority_hash or '-')[:16]} ({', '.join(holders) or 'nobody'}); "
+        f"quorum {quorum} (majority stake {e.majority_stake_share:.0%})"
+    )
+    if not o.diff_found:
+        console.print(f"[yellow]{o.validator} wrote no consensus_diff.json for this epoch[/]\n")
+        return
+    settings = "; ".join(
+        f"setting {name}: outlier {own!r}, majority {other!r}"
+        for name, (own, other) in o.scoring.items()
+    )
+    console.print(
+        f"its consensus_diff.json (cause: {o.cause}; vs {o.compared_with}'s report)"
+        + (f": {settings}" if settings else "")
+    )
+    total = f"{o.decisions_total}{' or more' if o.decisions_more else ''}"
+    diff = Table(
+        title=f"first {len(o.decisions)} of {total} differing decisions",
+        title_justify="left",
+    )
+    for col in ("zipcode", "miner", "tier", "reason", "outlier's reasons", "majority's reasons"):
+        diff.add_column(col)
+    for d in o.decisions:
+        diff.add_row(
+            d.zipcode,
+            d.miner,
+            d.tier,
+            d.reason,
+            _reasons(d.outlier_reasons),
+            _reasons(d.majority_reasons),
+        )
+    console.print(diff)
+    console.print()

@@ -22,7 +22,10 @@ from resi.devnet.report import (
     expected_weights,
     matching_record,
     summarise_epoch,
+    summarise_outlier,
 )
+from resi.validate.diagnose import DEFAULT_LIMIT as DIFF_LIMIT
+from resi.validate.diagnose import DIFF_NAME
 
 REPORT_NAME = "validation_report.json"
 EVENTS_NAME = "events.jsonl"
@@ -64,6 +67,17 @@ def load_reports(
             reports[v.hotkey] = report
             written[v.hotkey] = path.stat().st_mtime
     return reports, written
+
+
+def diff_path(plan: DevnetPlan, name: str, epoch_id: str) -> Path:
+    """Where validator ``name`` writes its consensus diff of ``epoch_id`` when in the minority."""
+    return commands.workdir(plan, name) / "epochs" / epoch_id / "out" / DIFF_NAME
+
+
+def load_diff(plan: DevnetPlan, name: str, epoch_id: str) -> dict[str, Any] | None:
+    """Validator ``name``'s consensus diff of ``epoch_id``, or None (none yet, or half written)."""
+    diff = _read_json(diff_path(plan, name, epoch_id))
+    return diff if diff is not None and diff.get("epoch_id") == epoch_id else None
 
 
 def weights_history(plan: DevnetPlan, ids: Identities) -> dict[str, list[WeightsRecord]]:
@@ -173,6 +187,20 @@ async def collect_result(
                     quorum=consensus.quorum,
                     majority_stake_share=consensus.majority_stake_share,
                 )
+            outlier = next((v for v in ids.validators if v.name == plan.outlier_name), None)
+            if outlier is not None:
+                diff = await anyio.to_thread.run_sync(load_diff, plan, outlier.name, epoch_id)
+                view = summarise_outlier(
+                    outlier,
+                    plan.validator_settings(outlier.name),
+                    diff,
+                    reports,
+                    ids,
+                    posted,
+                    summary.majority_hash,
+                    file_limit=DIFF_LIMIT,
+                )
+                summary = replace(summary, outlier=view)
             epochs.append(summary)
     last = epochs[-1] if epochs else None
     complete = not problems and last is not None and all(v.weights_match for v in last.validators)

@@ -146,6 +146,8 @@ def validator(plan: DevnetPlan, ids: Identities, v: Identity, ep: Endpoints) -> 
     # fallback works with no relay configured anywhere.
     env["RESI_RELAY_HOST"] = "127.0.0.1"
     env["RESI_RELAY_PORT"] = str(free_port())
+    # `--outlier-validator`: the last one scores with a different setting (plan.OUTLIER_SETTINGS).
+    env.update(plan.validator_settings(v.name))
     return ChildSpec(v.name, _client_argv("validate", plan, v, ep), env)
 
 

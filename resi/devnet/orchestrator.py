@@ -141,6 +141,9 @@ async def _run(
     phase("starting validators and miners")
     await _start_participants(plan, ids, ep, supervisor)
     mined, problems = await _watch(plan, ids, ep, supervisor, progress, observe)
+    if plan.outlier_name is not None and not problems:
+        phase(f"waiting for {plan.outlier_name} (the outlier) to write its consensus diffs")
+        problems = await _wait_outlier_diffs(plan, plan.outlier_name, mined, supervisor)
     phase("collecting results")
     result = await collect_result(plan, ids, ep, mined, supervisor, problems)
     result = replace(result, explorer_url=f"{ep.api_url}/")
@@ -248,6 +251,35 @@ async def _watch(
                 )
                 return mined, (problem,)
             await anyio.sleep(1.0)
+
+
+async def _wait_outlier_diffs(
+    plan: DevnetPlan, name: str, mined: list[str], supervisor: Supervisor
+) -> tuple[str, ...]:
+    """Wait until the outlier ``name`` has written its consensus diff of every mined epoch.
+
+    It writes one in the round after the view it reads from the API shows the majority against
+    it (it may have posted first, before there was a majority). Returns the problems: empty, or
+    which diffs did not appear before the deadline. Raises ``DevnetError`` when a child dies.
+    """
+    from resi.devnet.collect import diff_path, load_diff
+
+    within = 2 * plan.epoch_seconds + 60
+    give_up = anyio.current_time() + within
+    missing = list(mined)
+    while True:
+        supervisor.check()
+        missing = [
+            e for e in missing if await anyio.to_thread.run_sync(load_diff, plan, name, e) is None
+        ]
+        if not missing or anyio.current_time() > give_up:
+            break
+        await anyio.sleep(0.5)
+    return tuple(
+        f"{name} (the outlier) wrote no {diff_path(plan, name, e).name} for epoch {e} within "
+        f"{within} s after the weights were set; see {supervisor.log_dir / (name + '.log')}"
+        for e in missing
+    )
 
 
 def _count_validated(plan: DevnetPlan, ids: Identities, mined: list[str]) -> int:

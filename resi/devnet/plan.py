@@ -40,8 +40,9 @@ BEHAVIOURS: tuple[str, ...] = (
 SYBILS: frozenset[str] = frozenset({"sybil", "sybil-coldkey"})
 SAME_COLDKEY: frozenset[str] = frozenset({"sybil-coldkey"})
 
-# Behaviours that must end with weight exactly 0.
-CHEATERS: frozenset[str] = frozenset(BEHAVIOURS) - {"honest", "honest-slow"}
+# Behaviours whose files pass every tier; every other one must end with weight exactly 0.
+PAID_BEHAVIOURS: frozenset[str] = frozenset({"honest", "honest-slow"})
+CHEATERS: frozenset[str] = frozenset(BEHAVIOURS) - PAID_BEHAVIOURS
 
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "mixed": ("honest", "honest-slow", "fabricator", "padder", "honeypot-responder", "sybil"),
@@ -81,6 +82,14 @@ def behaviours_for(scenario: str, miners: int | None) -> tuple[str, ...]:
         raise ConfigError("--miners must be at least 1")
     return tuple(base[i % len(base)] for i in range(count))
 
+
+# `--outlier-validator`: the setting the last validator runs with, as its ``RESI_*`` variable.
+# An honest file carries about the expected number of rows (tier 1 wants at least 85%), so an
+# upper bound of half the expected count makes every file the majority pays "too many rows"
+# (T1_TOO_MANY) for the outlier: its winners, scores and consensus hash differ.
+OUTLIER_SETTINGS: dict[str, str] = {"RESI_TIER1_MAX_RATIO": "0.5"}
+# A majority needs two validators that agree beside the outlier.
+MIN_VALIDATORS_WITH_OUTLIER = 3
 
 # Behaviours aimed at another miner's files (the orchestrator hands them the victim's workdir).
 VICTIM_TAKERS: frozenset[str] = SYBILS | {"attacker"}
@@ -127,6 +136,7 @@ class DevnetPlan:
     weights_rate_limit_blocks: int = 2
     poll_seconds: float = 1.0
     keep_api_seconds: float = 0.0  # keep everything running this long after the run (browse)
+    outlier_validator: bool = False  # the last validator runs with OUTLIER_SETTINGS
 
     @property
     def miner_names(self) -> tuple[str, ...]:
@@ -135,6 +145,15 @@ class DevnetPlan:
     @property
     def validator_names(self) -> tuple[str, ...]:
         return tuple(f"validator{i}" for i in range(self.validators))
+
+    @property
+    def outlier_name(self) -> str | None:
+        """The validator that runs misconfigured (the last one), or None without the option."""
+        return self.validator_names[-1] if self.outlier_validator and self.validators else None
+
+    def validator_settings(self, name: str) -> dict[str, str]:
+        """The ``RESI_*`` settings validator ``name`` gets beyond the shared ones."""
+        return dict(OUTLIER_SETTINGS) if name == self.outlier_name else {}
 
     def api_env(self) -> dict[str, str]:
         """Settings of `resi serve-api` as ``RESI_*`` variables (small, fast epochs)."""
@@ -171,3 +190,16 @@ class DevnetPlan:
         if self.epoch_seconds < 20 or 86_400 % self.epoch_seconds:
             raise ConfigError("--epoch-seconds must be at least 20 and divide 86400 (a day)")
         sybil_victims(self.behaviours)
+        if self.outlier_validator:
+            if self.validators < MIN_VALIDATORS_WITH_OUTLIER:
+                raise ConfigError(
+                    f"--outlier-validator needs --validators {MIN_VALIDATORS_WITH_OUTLIER} or "
+                    f"more (got {self.validators}): two that agree make the majority the "
+                    "outlier is compared with"
+                )
+            if not PAID_BEHAVIOURS & set(self.behaviours):
+                # Without a file the majority pays, both sides burn everything and agree.
+                raise ConfigError(
+                    "--outlier-validator needs an honest miner (honest or honest-slow) in the "
+                    "scenario: its files are what the outlier's setting judges differently"
+                )

@@ -8,7 +8,7 @@ document) so it is easy to test and to dump as JSON; rendering lives in ``resi/c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from resi.chain.base import WeightsRecord
@@ -55,6 +55,38 @@ class ValidatorRow:
 
 
 @dataclass(frozen=True)
+class DiffRow:
+    """One decision the outlier and the majority took differently (from consensus_diff.json)."""
+
+    zipcode: str
+    miner: str  # identity name
+    tier: str
+    reason: str  # the first reason code found on one side only
+    outlier_reasons: tuple[str, ...]  # every reason code of the decision, each side
+    majority_reasons: tuple[str, ...]
+    outlier: dict[str, Any] | None  # the differing values (None: no such decision that side)
+    majority: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class OutlierView:
+    """`--outlier-validator`: how the deliberately misconfigured validator fared in one epoch."""
+
+    validator: str  # identity name
+    hotkey: str
+    settings: dict[str, str]  # the RESI_* variables it ran with
+    posted_hash: str | None
+    disagrees: bool  # it posted a hash other than the majority's
+    diff_found: bool  # it wrote epochs/{epoch_id}/out/consensus_diff.json
+    cause: str | None = None  # "rules" or "lookups" (resi/validate/diagnose.py)
+    compared_with: str | None = None  # the majority validator whose report it fetched
+    scoring: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # setting: (own, majority)
+    decisions_total: int = 0  # differing decisions in the file
+    decisions_more: bool = False  # the file holds only the first ones (diagnose cuts the list)
+    decisions: tuple[DiffRow, ...] = ()  # the first few
+
+
+@dataclass(frozen=True)
 class EpochSummary:
     epoch_id: str
     zipcodes: tuple[ZipcodeRow, ...]
@@ -67,6 +99,7 @@ class EpochSummary:
     chain_total_u16: int = 0  # sum of the stored u16 values (to show shares)
     quorum: bool = False  # the API's verdict: enough validators and stake on the majority hash
     majority_stake_share: float = 0.0
+    outlier: OutlierView | None = None  # only with `--outlier-validator`
 
     def agrees(self, v: ValidatorRow) -> bool | None:
         """Whether validator ``v`` posted the majority hash (None: no majority or no post)."""
@@ -303,3 +336,76 @@ def _zipcode_rows(
             )
         )
     return tuple(sorted(rows, key=lambda r: r.zipcode))
+
+
+# --------------------------------------------------------------------------- outlier
+
+OUTLIER_DECISIONS_SHOWN = 5
+
+
+def _decision_reasons(
+    report: Mapping[str, Any] | None, zipcode: str, hotkey: str
+) -> tuple[str, ...]:
+    for d in _decisions(report or {}):
+        if str(d.get("zipcode")) == zipcode and d.get("hotkey") == hotkey:
+            return tuple(str(r) for r in d.get("reasons", []))
+    return ()
+
+
+def summarise_outlier(
+    outlier: Identity,
+    settings: Mapping[str, str],
+    diff: Mapping[str, Any] | None,
+    reports: Mapping[str, Mapping[str, Any]],
+    identities: Identities,
+    posted: Mapping[str, str],
+    majority_hash: str | None,
+    *,
+    limit: int = OUTLIER_DECISIONS_SHOWN,
+    file_limit: int | None = None,
+) -> OutlierView:
+    """The outlier's view of one epoch: whether it disagreed, and the first ``limit`` differing
+    decisions of ``diff`` (its consensus_diff.json, None when it wrote none).
+
+    ``reports`` maps validator hotkey → report (each side's full reason codes come from there);
+    ``posted`` maps validator hotkey → the hash the API recorded; ``file_limit`` is where the
+    validator cuts the file's list (more may differ when it holds that many).
+    """
+    names = {i.hotkey: i.name for i in identities.all}
+    own_hash = posted.get(outlier.hotkey)
+    view = OutlierView(
+        validator=outlier.name,
+        hotkey=outlier.hotkey,
+        settings=dict(settings),
+        posted_hash=own_hash,
+        disagrees=majority_hash is not None and own_hash is not None and own_hash != majority_hash,
+        diff_found=diff is not None,
+    )
+    if diff is None:
+        return view
+    other = str(diff.get("other_validator") or "")
+    own_report, other_report = reports.get(outlier.hotkey), reports.get(other)
+    rows = []
+    for d in list(diff.get("decisions", []))[:limit]:
+        zipcode, hotkey = str(d["zipcode"]), str(d["miner"])
+        rows.append(
+            DiffRow(
+                zipcode=zipcode,
+                miner=names.get(hotkey, hotkey[:8]),
+                tier=str(d.get("tier")),
+                reason=str(d.get("reason")),
+                outlier_reasons=_decision_reasons(own_report, zipcode, hotkey),
+                majority_reasons=_decision_reasons(other_report, zipcode, hotkey),
+                outlier=d.get("own"),
+                majority=d.get("other"),
+            )
+        )
+    return replace(
+        view,
+        cause=diff.get("cause"),
+        compared_with=names.get(other, other[:8] or None),
+        scoring={str(k): (v[0], v[1]) for k, v in dict(diff.get("scoring", {})).items()},
+        decisions_total=len(diff.get("decisions", [])),
+        decisions_more=file_limit is not None and len(diff.get("decisions", [])) >= file_limit,
+        decisions=tuple(rows),
+    )

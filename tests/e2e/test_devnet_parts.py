@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -478,3 +479,136 @@ async def test_old_scrape_is_mostly_sold_on_the_site_now(tmp_path: Path) -> None
     still = [o for o in old if (f := data.find(int(o.listing_id), now)) and f.status == "FOR_SALE"]
     assert len(still) < 0.2 * len(old), f"{len(still)} of {len(old)} still for sale"
     assert STALE_DAYS >= 90
+
+
+# ------------------------------------------------------- outlier validator (issue 16, item 2)
+
+
+def test_outlier_needs_a_majority_and_a_file_the_majority_pays(tmp_path: Path) -> None:
+    def plan(behaviours: tuple[str, ...], validators: int) -> DevnetPlan:
+        return DevnetPlan(
+            behaviours, validators, 1, 30, tmp_path, keep=False, outlier_validator=True
+        )
+
+    with pytest.raises(ConfigError, match="--validators 3 or more"):
+        plan(("honest",), 2).validate()
+    with pytest.raises(ConfigError, match="honest miner"):
+        plan(("fabricator", "lazy"), 3).validate()
+    plan(("honest-slow", "fabricator"), 3).validate()
+    assert plan(("honest",), 4).outlier_name == "validator3"
+    assert DevnetPlan(("honest",), 3, 1, 30, tmp_path, keep=False).outlier_name is None
+
+
+def test_only_the_last_validator_runs_the_outlier_setting(tmp_path: Path) -> None:
+    from resi.config import ValidatorSettings, load_settings
+    from resi.devnet import commands
+
+    plan = DevnetPlan(("honest",), 3, 1, 30, tmp_path, keep=True, outlier_validator=True)
+    base = _identities()
+    validators = tuple(
+        _identity("validator", f"validator{i}", "validator", 2 + i) for i in range(3)
+    )
+    ids = Identities(base.burn, base.api, validators, base.miners)
+    envs = [commands.validator(plan, ids, v, _endpoints()).env for v in validators]
+    assert [e.get("RESI_TIER1_MAX_RATIO") for e in envs] == [None, None, "0.5"]
+    # the variable is the real setting's name: the outlier's `resi validate` reads it
+    read = load_settings(ValidatorSettings, env=envs[2])
+    assert read.tier1_max_ratio == 0.5
+    assert load_settings(ValidatorSettings, env=envs[0]).tier1_max_ratio is None
+    honest = replace(plan, outlier_validator=False)
+    assert (
+        "RESI_TIER1_MAX_RATIO"
+        not in commands.validator(honest, ids, validators[2], _endpoints()).env
+    )
+
+
+def test_cli_refuses_an_outlier_without_a_majority_in_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from resi.cli.app import app
+
+    result = CliRunner().invoke(app, ["devnet", "--outlier-validator", "--validators", "2"])
+    assert result.exit_code == 2
+    assert "--outlier-validator needs --validators 3 or more (got 2)" in result.output
+    assert "Traceback" not in result.output
+
+
+def _decision(
+    zipcode: str, hotkey: str, position: int, reasons: list[str], rank: int | None
+) -> Any:
+    return {"zipcode": zipcode, "hotkey": hotkey, "position": position, "reasons": reasons,
+            "liar": False, "participant": False, "rank": rank, "rows": 120}  # fmt: skip
+
+
+def test_summary_and_tables_show_the_outliers_first_differing_decisions() -> None:
+    """The diff comes from the validator's real `diff_reports`; the summary names each side's
+    reasons and shows that quorum holds without the outlier."""
+    from resi.cli.common import console
+    from resi.cli.devnet import render
+    from resi.devnet.report import DevnetResult, summarise_outlier
+    from resi.validate.diagnose import diff_reports
+
+    base = _identities()
+    validators = tuple(
+        _identity("validator", f"validator{i}", "validator", 2 + i) for i in range(3)
+    )
+    ids = Identities(base.burn, base.api, validators, base.miners)
+    honest, liar = ids.miners
+    v0, v1, out = validators
+    epoch_id = "2026-01-01T00-00-00"
+    majority: dict[str, Any] = {
+        "epoch_id": epoch_id, "validator": v0.hotkey, "consensus_hash": "ab" * 32,
+        "scoring": {"tier1_max_ratio": None}, "scores": {honest.hotkey: 1.0},
+        "winners": {"10001": [honest.hotkey]},
+        "decisions": [
+            _decision("10001", liar.hotkey, 0, ["T3_NOT_FOUND"], None),
+            _decision("10001", honest.hotkey, 1, ["T3_PASS", "RANKED"], 1),
+        ],
+    }  # fmt: skip
+    outlier: dict[str, Any] = {
+        **majority, "validator": out.hotkey, "consensus_hash": "ef" * 32,
+        "scoring": {"tier1_max_ratio": 0.5}, "scores": {BURN_KEY: 1.0}, "winners": {},
+        "decisions": [
+            _decision("10001", liar.hotkey, 0, ["T3_NOT_FOUND"], None),
+            _decision("10001", honest.hotkey, 1, ["T1_TOO_MANY"], None),
+        ],
+    }  # fmt: skip
+    diff = {**diff_reports(outlier, majority), "cause": "rules", "majority_hash": "ab" * 32}
+    reports = {v0.hotkey: majority, v1.hotkey: majority, out.hotkey: outlier}
+    posted = {v0.hotkey: "ab" * 32, v1.hotkey: "ab" * 32, out.hotkey: "ef" * 32}
+    epoch = summarise_epoch(epoch_id, reports, ids, {}, posted, "ab" * 32, 2 / 3)
+    view = summarise_outlier(
+        out, {"RESI_TIER1_MAX_RATIO": "0.5"}, diff, reports, ids, posted, "ab" * 32
+    )
+    epoch = replace(epoch, quorum=True, majority_stake_share=2 / 3, outlier=view)
+    assert view.disagrees and view.diff_found and view.compared_with == "validator0"
+    assert view.scoring == {"tier1_max_ratio": (0.5, None)}
+    (row,) = view.decisions  # the liar's decision is the same on both sides
+    assert (row.zipcode, row.miner, row.tier, row.reason) == (
+        "10001",
+        "honest",
+        "tier1",
+        "T1_TOO_MANY",
+    )
+    assert row.outlier_reasons == ("T1_TOO_MANY",)
+    assert row.majority_reasons == ("T3_PASS", "RANKED")
+    assert row.outlier is not None and row.outlier["rank"] is None
+    assert row.majority is not None and row.majority["rank"] == 1
+    shown = DevnetResult("/tmp/x", kept=True, epochs=(epoch,), complete=True).to_json()
+    assert shown["epochs"][0]["outlier"]["decisions"][0]["majority_reasons"] == (
+        "T3_PASS",
+        "RANKED",
+    )
+    with console.capture() as captured:
+        render(DevnetResult("/tmp/x", kept=True, epochs=(epoch,), complete=True))
+    out_text = " ".join(captured.get().split())
+    assert "outlier validator2 (RESI_TIER1_MAX_RATIO=0.5) disagrees" in out_text
+    assert "(validator0, validator1); quorum still reached" in out_text
+    assert "setting tier1_max_ratio: outlier 0.5, majority None" in out_text
+    assert "first 1 of 1 differing decisions" in out_text
+    assert "T1_TOO_MANY" in out_text and "T3_PASS, RANKED" in out_text
+    cut = summarise_outlier(out, {}, diff, reports, ids, posted, "ab" * 32, file_limit=1)
+    assert cut.decisions_more and not view.decisions_more  # the file may hold only the first
+    # no file: said so, not a crash
+    missing = summarise_outlier(out, {}, None, reports, ids, posted, "ab" * 32)
+    assert missing.disagrees and not missing.diff_found and missing.decisions == ()
