@@ -76,6 +76,9 @@ CANONICAL_ID_PATTERN = r"^[1-9a-z][0-9a-z]{0,63}$"
 EARLIEST_LISTED_AT = datetime(1900, 1, 1, tzinfo=UTC)
 _US_PER_DAY = 86_400_000_000
 _EPOCH_ID_FORMAT = "%Y-%m-%dT%H-%M-%S"
+# Rows assessed in one vectorised batch: big enough that the per-kernel overhead is noise,
+# small enough that a zipcode's intermediates stay bounded as the number of miners grows.
+ASSESS_BATCH_ROWS = 32_768
 
 log = logging.getLogger(__name__)
 
@@ -496,14 +499,16 @@ def assess_zipcode(
     nonce: str,
     validation_seed: str,
     config: ScoringSettings,
+    batch_rows: int = ASSESS_BATCH_ROWS,
 ) -> list[FileAssessment]:
     """Integrity, honeypot and tiers 1–2 for every file of one zipcode, in input order.
 
-    The readable files are concatenated and every mask is computed once over all of them, then
-    counted per file with one grouped aggregation; so the cost is a few dozen Arrow kernels per
-    zipcode rather than per file. Never raises for anything a file contains: should the batch
-    fail, each file is assessed alone and a file that still fails gets ``UNSUPPORTED_VALUE``
-    (the outcome of every other file is the same as in the batch).
+    The readable files are concatenated in batches of about ``batch_rows`` rows and every
+    mask is computed once over a batch, then counted per file with one grouped aggregation; so
+    the cost is a few dozen Arrow kernels per batch rather than per file, and the memory of a
+    batch does not grow with the number of miners. Never raises for anything a file contains:
+    should a batch fail, each of its files is assessed alone and a file that still fails gets
+    ``UNSUPPORTED_VALUE`` (the outcome of every other file is the same as in the batch).
     """
     out: list[FileAssessment | None] = []
     readable: list[tuple[int, CommitInput, pa.Table]] = []
@@ -518,21 +523,41 @@ def assess_zipcode(
     def batch(part: list[tuple[int, CommitInput, pa.Table]]) -> list[FileAssessment]:
         return _assess_readable(part, assignment, epoch_id, validation_seed, config)
 
-    try:
-        done = batch(readable)
-    except Exception as exc:  # miner content must not stop the zipcode
-        log.warning(
-            "zipcode %s: batch assessment failed (%r); file by file", assignment.zipcode, exc
-        )
-        done = []
-        for item in readable:
-            try:
-                done.extend(batch([item]))
-            except Exception as one_exc:  # this file alone is unsupported
-                done.append(_unsupported(item[1], one_exc))
+    done: list[FileAssessment] = []
+    for group in _row_bounded_groups(readable, batch_rows):
+        try:
+            done.extend(batch(group))
+        except Exception as exc:  # miner content must not stop the zipcode
+            log.warning(
+                "zipcode %s: batch assessment failed (%r); file by file", assignment.zipcode, exc
+            )
+            for item in group:
+                try:
+                    done.extend(batch([item]))
+                except Exception as one_exc:  # this file alone is unsupported
+                    done.append(_unsupported(item[1], one_exc))
     for (pos, _, _), assessment in zip(readable, done, strict=True):
         out[pos] = assessment
     return [a for a in out if a is not None]
+
+
+def _row_bounded_groups(
+    readable: list[tuple[int, CommitInput, pa.Table]], batch_rows: int
+) -> list[list[tuple[int, CommitInput, pa.Table]]]:
+    """Consecutive groups of files of at most ``batch_rows`` rows (or one larger file).
+
+    Every result is per file, so the grouping changes no outcome; it bounds the concatenated
+    copy and the per-row intermediates to one group however many miners share the zipcode.
+    """
+    groups: list[list[tuple[int, CommitInput, pa.Table]]] = [[]]
+    rows = 0
+    for item in readable:
+        if groups[-1] and rows + item[2].num_rows > batch_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(item)
+        rows += item[2].num_rows
+    return groups
 
 
 def _assess_readable(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from resi.config import ScoringSettings
 from resi.score.models import FileMeta, FileOutcome, Reason
-from resi.score.tiers import assess_file
+from resi.score.tiers import assess_file, assess_zipcode
 from tests.score.builders import CONFIG, EPOCH, NONCE, SEED, assignment, rows, submission
 
 
@@ -149,3 +151,39 @@ def test_metadata_of_another_miner_is_a_liar() -> None:
 def test_stale_nonce_is_a_liar() -> None:
     meta = FileMeta(epoch_id=EPOCH, nonce="0" * 32, miner_hotkey="hk", zipcode="10001")
     assert _assess(rows(20), meta=meta).liar
+
+
+def test_batching_files_by_rows_changes_no_assessment() -> None:
+    """Files are assessed in row-bounded batches (bounded memory with many miners); every
+    result is per file, so any grouping gives the same assessments as one batch."""
+    implausible = rows(20, start_id=5000)
+    for r in implausible[:3]:
+        r["price"] = 1
+    duplicated = rows(20, start_id=7000)
+    for r in duplicated[:4]:
+        r["listing_id"] = duplicated[5]["listing_id"]
+    subs = [
+        submission("a", rows(20)),
+        submission("b", rows(20), at=5),  # a copy of a's rows under another hotkey
+        submission("c", implausible, at=10),
+        submission("d", duplicated, at=20),
+        submission("e", rows(3, start_id=9000), at=30),
+        submission("f", rows(25, start_id=1), at=40),
+    ]
+
+    def assessed(batch_rows: int) -> list[Any]:
+        return assess_zipcode(
+            assignment(),
+            subs,
+            epoch_id=EPOCH,
+            nonce=NONCE,
+            validation_seed=SEED,
+            config=CONFIG,
+            batch_rows=batch_rows,
+        )
+
+    whole = assessed(10**9)
+    assert [a.hotkey for a in whole] == list("abcdef")
+    assert whole[0].fingerprint == whole[1].fingerprint
+    for batch_rows in (1, 20, 41, 60):
+        assert assessed(batch_rows) == whole
