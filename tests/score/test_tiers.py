@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from resi.config import ScoringSettings
+from resi.score.distinct import with_distinct_active
 from resi.score.models import FileMeta, FileOutcome, Reason
 from resi.score.tiers import assess_file, assess_zipcode
 from tests.score.builders import CONFIG, EPOCH, NONCE, SEED, assignment, rows, submission
@@ -187,3 +188,23 @@ def test_batching_files_by_rows_changes_no_assessment() -> None:
     assert whole[0].fingerprint == whole[1].fingerprint
     for batch_rows in (1, 20, 41, 60):
         assert assessed(batch_rows) == whole
+
+
+def test_batching_distinct_counts_by_rows_changes_no_count() -> None:
+    padded = rows(20, start_id=3000)
+    for i, r in enumerate(padded[:1]):
+        r["listing_id"] = str(4000 + i)  # an address repeated under a new id: nothing new
+        r["url"] = f"http://sim/homedetails/x/{4000 + i}_zpid/"
+        r["address"] = padded[1]["address"]
+    subs = [
+        submission("a", rows(20)),
+        submission("b", padded, at=5),
+        submission("c", rows(18, start_id=6000), at=10),
+    ]
+    assessed = assess_zipcode(
+        assignment(), subs, epoch_id=EPOCH, nonce=NONCE, validation_seed=SEED, config=CONFIG
+    )
+    whole = with_distinct_active(assessed, subs, batch_rows=10**9)
+    assert [a.distinct_active for a in whole] == [20, 19, 18]
+    for batch_rows in (1, 25, 40):
+        assert with_distinct_active(assessed, subs, batch_rows=batch_rows) == whole
