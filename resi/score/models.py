@@ -207,9 +207,12 @@ class ClaimedRow(Mapping[str, Any]):
         return repr(dict(self))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SampleRow:
-    """One seeded draw: the row index, its canonical listing key and the claimed fields."""
+    """One seeded draw: the row index, its canonical listing key and the claimed fields.
+
+    Slotted: an epoch holds up to ``spot_max_draw_factor × k`` of them per file.
+    """
 
     index: int
     key: str

@@ -76,6 +76,7 @@ CANONICAL_ID_PATTERN = r"^[1-9a-z][0-9a-z]{0,63}$"
 EARLIEST_LISTED_AT = datetime(1900, 1, 1, tzinfo=UTC)
 _US_PER_DAY = 86_400_000_000
 _EPOCH_ID_FORMAT = "%Y-%m-%dT%H-%M-%S"
+_SHARED_TYPES = (str, int)  # sampled values deduplicated per batch (see _assess_readable)
 # Rows assessed in one vectorised batch: big enough that the per-kernel overhead is noise,
 # small enough that a zipcode's intermediates stay bounded as the number of miners grows.
 ASSESS_BATCH_ROWS = 32_768
@@ -601,15 +602,23 @@ def _assess_readable(
     flat = pa.array([offsets[j] + i for j, ps in enumerate(picks) for i in ps], pa.int64())
     present = [n for n in CLAIMED_FIELDS if table.schema.get_field_index(n) >= 0]
     columns = _jsonable_table(table.select(present).take(flat)).to_pydict()
-    # equal strings share one object (source, city, status, ... repeat across the zipcode)
+    # Equal strings and ints share one object (source, city, status, and the prices and sizes
+    # of a listing every miner scraped repeat across the zipcode). Keyed by type, so 1 never
+    # stands for True; floats are left alone (0.0 == -0.0, yet they print differently).
     shared: dict[Any, Any] = {}
     positions = {name: i for i, name in enumerate(columns)}
     claimed = [
-        ClaimedRow(positions, tuple(shared.setdefault(v, v) if type(v) is str else v for v in row))
+        ClaimedRow(
+            positions,
+            tuple(
+                shared.setdefault((type(v), v), v) if type(v) in _SHARED_TYPES else v for v in row
+            ),
+        )
         for row in zip(*columns.values(), strict=True)
     ]
     keys = [
-        shared.setdefault(k, k) if k is not None else None for k in pc.take(ids, flat).to_pylist()
+        shared.setdefault((str, k), k) if k is not None else None
+        for k in pc.take(ids, flat).to_pylist()
     ]
 
     done: list[FileAssessment] = []
