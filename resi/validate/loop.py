@@ -56,7 +56,7 @@ from resi.validate.checkpoint import CHECKPOINT_NAME, EpochCheckpoint, Validator
 from resi.validate.diagnose import check_consensus, recheck_newest
 from resi.validate.failures import EpochFailures, write_failure_report
 from resi.validate.filecheck import FileReader
-from resi.validate.gctune import scoring_gc
+from resi.validate.gctune import release_arrow_memory, scoring_gc
 from resi.validate.inputs import assignments_of, coldkeys_of, commits_of, read_limits, read_outcome
 from resi.validate.lookups import fetch_lookups
 from resi.validate.metrics import ValidatorMetrics
@@ -464,6 +464,7 @@ class Validator:
                 async for zipcode, pairs in recv:
                     done = await anyio.to_thread.run_sync(assess, zipcode, pairs)
                     del pairs  # the tables can go now
+                    release_arrow_memory()
                     for a in done:
                         files[(a.hotkey, a.zipcode)] = a
                     n_done += 1
