@@ -44,9 +44,9 @@ def phase_floor(root: Path) -> dict[str, float]:
 
 
 def phase_resi(root: Path, work: Path) -> dict[str, object]:
-    import anyio
     import httpx
 
+    from resi.cli.common import run_async
     from resi.config import ValidatorSettings
     from resi.validate.loop import Validator
     from resi.validate.synthetic import MarketSource, load_epoch
@@ -70,7 +70,8 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
             ended.append(time.perf_counter())
             return scored
 
-    scored = anyio.run(run)
+    # run as the CLI runs it (run_async): the loop's teardown is not validation either
+    scored = run_async(run)
     wall = ended[0] - t0
     result = scored.result  # type: ignore[attr-defined]
     ckpt = next(work.rglob("checkpoint.jsonl"))

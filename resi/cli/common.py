@@ -137,8 +137,20 @@ def settings_from(
 
 
 def run_async(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run one async entry point on a fresh event loop (one loop per process)."""
-    return anyio.run(fn, *args)
+    """Run one async entry point on a fresh event loop (one loop per process).
+
+    The result is handed out through a box, not as the main task's result: on the way out,
+    Python 3.11's ``asyncio.Runner`` formats the repr of a handler bound to the main task, and
+    with it the full repr of that task's result (an epoch's result: hundreds of MB and seconds
+    at 250 miners) only to truncate it.
+    """
+    box: list[T] = []
+
+    async def main() -> None:
+        box.append(await fn(*args))
+
+    anyio.run(main)
+    return box[0]
 
 
 def not_available(command: str) -> typer.Exit:

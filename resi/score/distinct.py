@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from resi.score.models import CommitInput, FileAssessment, FileOutcome
 from resi.score.spot import ACTIVE_STATUSES
-from resi.score.tiers import canonical_ids
+from resi.score.tiers import ASSESS_BATCH_ROWS, canonical_ids
 
 _WORDS = (
     ("street", "st"),
@@ -195,6 +195,7 @@ def distinct_active(table: pa.Table) -> int:
 def with_distinct_active(
     assessments: Sequence[FileAssessment],
     submissions: Sequence[tuple[CommitInput, FileOutcome]],
+    batch_rows: int = ASSESS_BATCH_ROWS,
 ) -> list[FileAssessment]:
     """``assessments`` with ``distinct_active`` filled in for files that passed tiers 1–2.
 
@@ -208,9 +209,19 @@ def with_distinct_active(
         and a.distinct_active is None
         and tables.get((a.hotkey, a.zipcode)) is not None
     ]
-    counts = distinct_active_many(
-        [tables[(assessments[i].hotkey, assessments[i].zipcode)] for i in todo]
-    )
+    counts: list[int] = []
+    batch: list[pa.Table] = []
+    rows = 0
+    # row-bounded batches (as in tiers): counts are per file, memory stays flat in miners
+    for i in todo:
+        t = tables[(assessments[i].hotkey, assessments[i].zipcode)]
+        assert t is not None  # todo holds files with a table
+        if batch and rows + t.num_rows > batch_rows:
+            counts.extend(distinct_active_many(batch))
+            batch, rows = [], 0
+        batch.append(t)
+        rows += t.num_rows
+    counts.extend(distinct_active_many(batch))
     out = list(assessments)
     for i, n in zip(todo, counts, strict=True):
         out[i] = replace(out[i], distinct_active=n)

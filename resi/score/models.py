@@ -203,13 +203,25 @@ class ClaimedRow(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The row as a plain dict, in column order (``dict(row)`` without a call per key)."""
+        values = self._values
+        return {name: values[i] for name, i in self._index.items()}
+
     def __repr__(self) -> str:
-        return repr(dict(self))
+        return repr(self.as_dict())
 
 
-@dataclass(frozen=True)
+def _plain(claimed: Mapping[str, Any]) -> dict[str, Any]:
+    return claimed.as_dict() if isinstance(claimed, ClaimedRow) else dict(claimed)
+
+
+@dataclass(frozen=True, slots=True)
 class SampleRow:
-    """One seeded draw: the row index, its canonical listing key and the claimed fields."""
+    """One seeded draw: the row index, its canonical listing key and the claimed fields.
+
+    Slotted: an epoch holds up to ``spot_max_draw_factor × k`` of them per file.
+    """
 
     index: int
     key: str
@@ -273,7 +285,7 @@ class FileAssessment:
         d["metrics"] = asdict(self.metrics) if self.metrics is not None else None
         d["reasons"] = [r.value for r in self.reasons]
         d["sample"] = [
-            {"index": s.index, "key": s.key, "claimed": dict(s.claimed)} for s in self.sample
+            {"index": s.index, "key": s.key, "claimed": _plain(s.claimed)} for s in self.sample
         ]
         return d
 

@@ -76,6 +76,10 @@ CANONICAL_ID_PATTERN = r"^[1-9a-z][0-9a-z]{0,63}$"
 EARLIEST_LISTED_AT = datetime(1900, 1, 1, tzinfo=UTC)
 _US_PER_DAY = 86_400_000_000
 _EPOCH_ID_FORMAT = "%Y-%m-%dT%H-%M-%S"
+_SHARED_TYPES = (str, int)  # sampled values deduplicated per batch (see _assess_readable)
+# Rows assessed in one vectorised batch: big enough that the per-kernel overhead is noise,
+# small enough that a zipcode's intermediates stay bounded as the number of miners grows.
+ASSESS_BATCH_ROWS = 32_768
 
 log = logging.getLogger(__name__)
 
@@ -232,20 +236,39 @@ def _fingerprints(
     Sorting by the short id instead of the whole row string is much cheaper; the sort is stable,
     so only rows sharing an id keep their file order (a reordered copy full of duplicate ids may
     then escape detection, but is caught by the duplicate-id check instead).
+
+    The hashed text is the file's ordered row strings joined by ``\x1e``. It is hashed straight
+    from the Arrow data buffer: every row string gets a ``\x1e`` appended, so a file's joined
+    text is one contiguous byte range (minus the last separator), and no per-file Python string
+    or bytes copy is ever made.
     """
     order = pc.sort_indices(
         pa.table({"f": file_idx, "id": ids}), sort_keys=[("f", "ascending"), ("id", "ascending")]
     )
     ordered = pc.take(strings, order)
     ordered = ordered.combine_chunks() if isinstance(ordered, pa.ChunkedArray) else ordered
-    offsets = [0]
-    for n in sizes:
-        offsets.append(offsets[-1] + n)
-    joined = pc.binary_join(
-        pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), ordered), "\x1e"
-    ).to_pylist()
     header = "\x1d".join(sorted(names)).encode()
-    return [hashlib.sha256(header + (j or "").encode()).hexdigest() for j in joined]
+    terminated = pc.binary_join_element_wise(ordered, "\x1e", "")
+    _, offset_buf, data_buf = terminated.buffers()
+    ends: memoryview[int] | None = None
+    if offset_buf is not None:
+        wide = pa.types.is_large_string(terminated.type)
+        ends = memoryview(offset_buf).cast("q") if wide else memoryview(offset_buf).cast("i")
+    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
+    out: list[str] = []
+    start = 0
+    for n in sizes:
+        h = hashlib.sha256(header)
+        if n and ends is not None:
+            part = ordered.slice(start, n)
+            # a null row makes the whole joined text null, which hashed as "" (never produced
+            # by ``row_strings``, which fills every null)
+            if not part.null_count:
+                base = terminated.offset + start
+                h.update(data[ends[base] : ends[base + n] - 1])
+        out.append(h.hexdigest())
+        start += n
+    return out
 
 
 def fingerprint(table: pa.Table) -> str:
@@ -477,14 +500,16 @@ def assess_zipcode(
     nonce: str,
     validation_seed: str,
     config: ScoringSettings,
+    batch_rows: int = ASSESS_BATCH_ROWS,
 ) -> list[FileAssessment]:
     """Integrity, honeypot and tiers 1–2 for every file of one zipcode, in input order.
 
-    The readable files are concatenated and every mask is computed once over all of them, then
-    counted per file with one grouped aggregation; so the cost is a few dozen Arrow kernels per
-    zipcode rather than per file. Never raises for anything a file contains: should the batch
-    fail, each file is assessed alone and a file that still fails gets ``UNSUPPORTED_VALUE``
-    (the outcome of every other file is the same as in the batch).
+    The readable files are concatenated in batches of about ``batch_rows`` rows and every
+    mask is computed once over a batch, then counted per file with one grouped aggregation; so
+    the cost is a few dozen Arrow kernels per batch rather than per file, and the memory of a
+    batch does not grow with the number of miners. Never raises for anything a file contains:
+    should a batch fail, each of its files is assessed alone and a file that still fails gets
+    ``UNSUPPORTED_VALUE`` (the outcome of every other file is the same as in the batch).
     """
     out: list[FileAssessment | None] = []
     readable: list[tuple[int, CommitInput, pa.Table]] = []
@@ -499,21 +524,41 @@ def assess_zipcode(
     def batch(part: list[tuple[int, CommitInput, pa.Table]]) -> list[FileAssessment]:
         return _assess_readable(part, assignment, epoch_id, validation_seed, config)
 
-    try:
-        done = batch(readable)
-    except Exception as exc:  # miner content must not stop the zipcode
-        log.warning(
-            "zipcode %s: batch assessment failed (%r); file by file", assignment.zipcode, exc
-        )
-        done = []
-        for item in readable:
-            try:
-                done.extend(batch([item]))
-            except Exception as one_exc:  # this file alone is unsupported
-                done.append(_unsupported(item[1], one_exc))
+    done: list[FileAssessment] = []
+    for group in _row_bounded_groups(readable, batch_rows):
+        try:
+            done.extend(batch(group))
+        except Exception as exc:  # miner content must not stop the zipcode
+            log.warning(
+                "zipcode %s: batch assessment failed (%r); file by file", assignment.zipcode, exc
+            )
+            for item in group:
+                try:
+                    done.extend(batch([item]))
+                except Exception as one_exc:  # this file alone is unsupported
+                    done.append(_unsupported(item[1], one_exc))
     for (pos, _, _), assessment in zip(readable, done, strict=True):
         out[pos] = assessment
     return [a for a in out if a is not None]
+
+
+def _row_bounded_groups(
+    readable: list[tuple[int, CommitInput, pa.Table]], batch_rows: int
+) -> list[list[tuple[int, CommitInput, pa.Table]]]:
+    """Consecutive groups of files of at most ``batch_rows`` rows (or one larger file).
+
+    Every result is per file, so the grouping changes no outcome; it bounds the concatenated
+    copy and the per-row intermediates to one group however many miners share the zipcode.
+    """
+    groups: list[list[tuple[int, CommitInput, pa.Table]]] = [[]]
+    rows = 0
+    for item in readable:
+        if groups[-1] and rows + item[2].num_rows > batch_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(item)
+        rows += item[2].num_rows
+    return groups
 
 
 def _assess_readable(
@@ -557,15 +602,23 @@ def _assess_readable(
     flat = pa.array([offsets[j] + i for j, ps in enumerate(picks) for i in ps], pa.int64())
     present = [n for n in CLAIMED_FIELDS if table.schema.get_field_index(n) >= 0]
     columns = _jsonable_table(table.select(present).take(flat)).to_pydict()
-    # equal strings share one object (source, city, status, ... repeat across the zipcode)
+    # Equal strings and ints share one object (source, city, status, and the prices and sizes
+    # of a listing every miner scraped repeat across the zipcode). Keyed by type, so 1 never
+    # stands for True; floats are left alone (0.0 == -0.0, yet they print differently).
     shared: dict[Any, Any] = {}
     positions = {name: i for i, name in enumerate(columns)}
     claimed = [
-        ClaimedRow(positions, tuple(shared.setdefault(v, v) if type(v) is str else v for v in row))
+        ClaimedRow(
+            positions,
+            tuple(
+                shared.setdefault((type(v), v), v) if type(v) in _SHARED_TYPES else v for v in row
+            ),
+        )
         for row in zip(*columns.values(), strict=True)
     ]
     keys = [
-        shared.setdefault(k, k) if k is not None else None for k in pc.take(ids, flat).to_pylist()
+        shared.setdefault((str, k), k) if k is not None else None
+        for k in pc.take(ids, flat).to_pylist()
     ]
 
     done: list[FileAssessment] = []

@@ -9,10 +9,12 @@ cap is honest. An allocation beyond it fails inside the worker and the file gets
 ``LIMIT_EXCEEDED``; a file that takes longer than ``read_timeout_seconds`` gets
 ``LIMIT_EXCEEDED`` too (the worker is killed and restarted); a worker that dies gets
 ``UNSUPPORTED_VALUE``. The validator process itself never holds more of a file than its
-decoded, capped table (handed over as an Arrow IPC file and memory-mapped).
+decoded, capped table (handed over as Arrow IPC stream bytes on the worker's stdout, read
+straight into one Arrow buffer: no file to write, map and unlink per file).
 
 Run as ``python -m resi.validate.filecheck`` it is that worker: one JSON request per stdin line,
-one JSON answer per stdout line.
+one JSON answer per stdout line, followed by ``arrow_bytes`` bytes of IPC stream when the file
+was read.
 """
 
 from __future__ import annotations
@@ -75,11 +77,10 @@ class FileReader:
     def read(self, path: Path, limits: Any) -> dict[str, Any]:
         """Read ``path`` under ``limits`` (a ``ReadLimits``) in the worker.
 
-        Returns the worker's answer: ``{"reason": None, "meta": {...}, "arrow": path}`` or
+        Returns the worker's answer: ``{"reason": None, "meta": {...}, "table": pa.Table}`` or
         ``{"reason": CODE, "detail": text}``. Blocking; never raises for file content.
         """
-        out = Path(f"{path}.arrow")
-        request = {"path": str(path), "out": str(out), "limits": asdict(limits)}
+        request = {"path": str(path), "limits": asdict(limits)}
         with self._lock:
             # start-up time does not count against the file
             proc = self._start()
@@ -104,7 +105,32 @@ class FileReader:
                 log.warning("file reader died on %s (exit %s)", path, code)
                 return {"reason": "UNSUPPORTED_VALUE", "detail": "file reader died"}
             answer: dict[str, Any] = json.loads(line)
+            size = answer.pop("arrow_bytes", None)
+            if size is not None:
+                table = _receive_table(proc.stdout, int(size))
+                if table is None:
+                    self._stop()
+                    log.warning("file reader died sending %s", path)
+                    return {"reason": "UNSUPPORTED_VALUE", "detail": "file reader died"}
+                answer["table"] = table
             return answer
+
+
+def _receive_table(stream: Any, size: int) -> Any:
+    """The table the worker sends as ``size`` bytes of Arrow IPC stream, or None if cut short.
+
+    The bytes land in one Arrow-allocated (aligned) buffer the table's columns then point into.
+    """
+    import pyarrow as pa
+
+    buf = pa.allocate_buffer(size)
+    view, got = memoryview(buf), 0
+    while got < size:
+        n = stream.readinto(view[got:])
+        if not n:
+            return None
+        got += n
+    return pa.ipc.open_stream(buf).read_all()
 
 
 def _stop_box(box: list[subprocess.Popen[bytes] | None]) -> None:
@@ -140,24 +166,30 @@ def _serve() -> None:
     # warm up lazily loaded parts so their mappings count in the base size, not the budget
     pa.table({"a": ["x"]}).to_batches()
     _cap_address_space(int(os.environ.get("RESI_READ_MEMORY_MIB", "1024")))
+    out = sys.stdout.buffer
     for line in sys.stdin:
         request = json.loads(line)
         answer: dict[str, Any]
+        data = None
         try:
             table, meta = read_listings(Path(request["path"]), ReadLimits(**request["limits"]))
-            with pa.OSFile(request["out"], "wb") as sink:
-                with pa.ipc.new_file(sink, table.schema) as writer:
-                    writer.write_table(table)
-            answer = {"reason": None, "meta": asdict(meta), "arrow": request["out"]}
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            data = sink.getvalue()
             del table
+            answer = {"reason": None, "meta": asdict(meta), "arrow_bytes": data.size}
         except ListingFileError as exc:
             answer = {"reason": exc.reason, "detail": str(exc)}
         except (MemoryError, pa.ArrowMemoryError) as exc:
             answer = {"reason": LIMIT_EXCEEDED, "detail": f"out of the read budget: {exc}"}
         except Exception as exc:  # anything else a file provokes is that file's outcome
             answer = {"reason": "UNSUPPORTED_VALUE", "detail": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
+        out.write(json.dumps(answer).encode() + b"\n")
+        if data is not None and "arrow_bytes" in answer:
+            out.write(data)
+        data = None
+        out.flush()
 
 
 if __name__ == "__main__":

@@ -100,13 +100,9 @@ def read_outcome(
         answer = reader.read(path, limits)
         if answer.get("reason"):
             return FileOutcome.failed(_reason(answer["reason"]), answer.get("detail", ""))
-        arrow = Path(answer["arrow"])
-        # memory-mapped: the pages stay valid after the unlink and are not copied here
-        table = pa.ipc.open_file(pa.memory_map(str(arrow))).read_all()
-        arrow.unlink(missing_ok=True)
         m = answer["meta"]
         return FileOutcome.ok(
-            table,
+            answer["table"],
             FileMeta(
                 epoch_id=m["epoch_id"],
                 nonce=m["nonce"],

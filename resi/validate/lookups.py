@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from resi.errors import ParseError, SourceOutage, SourceUnavailable
 from resi.score.models import Lookup, LookupRequest, LookupStatus, Observed
@@ -134,26 +135,31 @@ async def fetch_lookups(
     some lookups keeps the per-listing rule: an unreachable listing is UNVERIFIABLE.
     """
     todo = {r.key: r for r in requests if r.key not in cache}
-    limiter = anyio.CapacityLimiter(concurrency)
     reached = failed = 0
     outage = False
 
-    async def one(req: LookupRequest, scope: anyio.CancelScope) -> None:
+    queue = iter(sorted(todo))
+
+    async def worker(scope: anyio.CancelScope) -> None:
+        # ``concurrency`` workers take the keys in order, each only after its previous verdict
+        # (one task per lookup held a coroutine for every key at once: ~6 KB each)
         nonlocal reached, failed, outage
-        async with limiter:  # the verdict is taken before the next lookup may start
-            lookup = await lookup_one(source, req, attempts=attempts, backoff=backoff)
-            cache[req.key] = lookup
+        for key in queue:
+            await anyio.lowlevel.checkpoint_if_cancelled()  # another worker found an outage
+            lookup = await lookup_one(source, todo[key], attempts=attempts, backoff=backoff)
+            cache[key] = lookup
             if not unreachable(lookup):
                 reached += 1
-                return
+                continue
             failed += 1
             if reached == 0 and failed >= min(OUTAGE_MIN_LOOKUPS, len(todo)):
                 outage = True
                 scope.cancel()
+                return
 
     async with anyio.create_task_group() as tg:
-        for key in sorted(todo):
-            tg.start_soon(one, todo[key], tg.cancel_scope)
+        for _ in range(min(max(1, concurrency), len(todo))):
+            tg.start_soon(worker, tg.cancel_scope)
     if outage and len(todo) >= OUTAGE_MIN_LOOKUPS:
         for key in todo:
             cache.pop(key, None)

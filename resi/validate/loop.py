@@ -56,6 +56,7 @@ from resi.validate.checkpoint import CHECKPOINT_NAME, EpochCheckpoint, Validator
 from resi.validate.diagnose import check_consensus, recheck_newest
 from resi.validate.failures import EpochFailures, write_failure_report
 from resi.validate.filecheck import FileReader
+from resi.validate.gctune import release_arrow_memory, scoring_gc
 from resi.validate.inputs import assignments_of, coldkeys_of, commits_of, read_limits, read_outcome
 from resi.validate.lookups import fetch_lookups
 from resi.validate.metrics import ValidatorMetrics
@@ -373,6 +374,13 @@ class Validator:
     async def _score(
         self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
     ) -> tuple[EpochRecord, EpochResult]:
+        # the collector's settings for scoring (gctune): undone when the epoch is scored
+        with scoring_gc():
+            return await self._assess_and_walk(inputs, paths, ckpt)
+
+    async def _assess_and_walk(
+        self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
+    ) -> tuple[EpochRecord, EpochResult]:
         assignments = assignments_of(inputs)
         # Coldkeys (one paid file per operator per zipcode) come from the metagraph and are
         # recorded with the commits, so replay needs no chain.
@@ -456,6 +464,7 @@ class Validator:
                 async for zipcode, pairs in recv:
                     done = await anyio.to_thread.run_sync(assess, zipcode, pairs)
                     del pairs  # the tables can go now
+                    release_arrow_memory()
                     for a in done:
                         files[(a.hotkey, a.zipcode)] = a
                     n_done += 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from resi.config import ScoringSettings
+from resi.score.distinct import with_distinct_active
 from resi.score.models import FileMeta, FileOutcome, Reason
-from resi.score.tiers import assess_file
+from resi.score.tiers import assess_file, assess_zipcode
 from tests.score.builders import CONFIG, EPOCH, NONCE, SEED, assignment, rows, submission
 
 
@@ -149,3 +152,59 @@ def test_metadata_of_another_miner_is_a_liar() -> None:
 def test_stale_nonce_is_a_liar() -> None:
     meta = FileMeta(epoch_id=EPOCH, nonce="0" * 32, miner_hotkey="hk", zipcode="10001")
     assert _assess(rows(20), meta=meta).liar
+
+
+def test_batching_files_by_rows_changes_no_assessment() -> None:
+    """Files are assessed in row-bounded batches (bounded memory with many miners); every
+    result is per file, so any grouping gives the same assessments as one batch."""
+    implausible = rows(20, start_id=5000)
+    for r in implausible[:3]:
+        r["price"] = 1
+    duplicated = rows(20, start_id=7000)
+    for r in duplicated[:4]:
+        r["listing_id"] = duplicated[5]["listing_id"]
+    subs = [
+        submission("a", rows(20)),
+        submission("b", rows(20), at=5),  # a copy of a's rows under another hotkey
+        submission("c", implausible, at=10),
+        submission("d", duplicated, at=20),
+        submission("e", rows(3, start_id=9000), at=30),
+        submission("f", rows(25, start_id=1), at=40),
+    ]
+
+    def assessed(batch_rows: int) -> list[Any]:
+        return assess_zipcode(
+            assignment(),
+            subs,
+            epoch_id=EPOCH,
+            nonce=NONCE,
+            validation_seed=SEED,
+            config=CONFIG,
+            batch_rows=batch_rows,
+        )
+
+    whole = assessed(10**9)
+    assert [a.hotkey for a in whole] == list("abcdef")
+    assert whole[0].fingerprint == whole[1].fingerprint
+    for batch_rows in (1, 20, 41, 60):
+        assert assessed(batch_rows) == whole
+
+
+def test_batching_distinct_counts_by_rows_changes_no_count() -> None:
+    padded = rows(20, start_id=3000)
+    for i, r in enumerate(padded[:1]):
+        r["listing_id"] = str(4000 + i)  # an address repeated under a new id: nothing new
+        r["url"] = f"http://sim/homedetails/x/{4000 + i}_zpid/"
+        r["address"] = padded[1]["address"]
+    subs = [
+        submission("a", rows(20)),
+        submission("b", padded, at=5),
+        submission("c", rows(18, start_id=6000), at=10),
+    ]
+    assessed = assess_zipcode(
+        assignment(), subs, epoch_id=EPOCH, nonce=NONCE, validation_seed=SEED, config=CONFIG
+    )
+    whole = with_distinct_active(assessed, subs, batch_rows=10**9)
+    assert [a.distinct_active for a in whole] == [20, 19, 18]
+    for batch_rows in (1, 25, 40):
+        assert with_distinct_active(assessed, subs, batch_rows=batch_rows) == whole

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from resi.errors import ConfigError
 from resi.score.models import (
+    ClaimedRow,
     FileAssessment,
     Lookup,
     LookupStatus,
@@ -127,3 +129,14 @@ def test_other_version_or_epoch_is_refused(tmp_path: Path) -> None:
     path.write_text(data)
     with pytest.raises(ConfigError, match="schema version"):
         EpochCheckpoint.load(path, EPOCH)
+
+
+def test_compact_sampled_rows_round_trip_as_the_dicts_they_stand_for(tmp_path: Path) -> None:
+    # the shared index need not list names in position order
+    row = ClaimedRow({"price": 1, "listing_id": 0, "bathrooms": 2}, ("42", 1000, 1.5))
+    assert row.as_dict() == dict(row) and list(row.as_dict()) == list(row)
+    compact = replace(_assessment("5A", "60614"), sample=(SampleRow(1, "42", row),))
+    ckpt = EpochCheckpoint.load(tmp_path / CHECKPOINT_NAME, EPOCH)
+    ckpt.add_assessments("60614", [compact])
+    [back] = EpochCheckpoint.load(tmp_path / CHECKPOINT_NAME, EPOCH).zipcode_assessments("60614")
+    assert back == compact
