@@ -48,7 +48,7 @@ from resi.devnet.collect import CONSENSUS_PATH, load_reports, weights_settled
 from resi.devnet.identities import Identities, Identity, create_identities, wallet_path
 from resi.devnet.orchestrator import BUCKET
 from resi.devnet.plan import DevnetPlan
-from resi.devnet.procs import Supervisor, free_port, wait_http_ok
+from resi.devnet.procs import Supervisor, free_port, process_tree, wait_http_ok
 from resi.epoch.catalog import builtin_catalog
 from resi.errors import ResiError
 from resi.s3.local import LocalS3
@@ -108,7 +108,7 @@ def metric_sum(metrics: dict[tuple[str, str], float], name: str, label: str = ""
 def peak_rss_mb(pid: int, *, descendants: bool = True) -> float:
     """Peak resident set (``VmHWM``) of ``pid`` in MB, summed with its descendants'; 0 if gone."""
     total = 0.0
-    for p in [pid, *(_descendants(pid) if descendants else [])]:
+    for p in [pid, *(sorted(process_tree(pid).keys() - {pid}) if descendants else [])]:
         try:
             status = Path(f"/proc/{p}/status").read_text()
         except OSError:
@@ -116,24 +116,6 @@ def peak_rss_mb(pid: int, *, descendants: bool = True) -> float:
         kb = next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM")), 0)
         total += kb / 1024
     return total
-
-
-def _descendants(root: int) -> list[int]:
-    parent: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        kids = [c for c, p in parent.items() if p == pid]
-        out += kids
-        todo += kids
-    return out
 
 
 async def wait_for_epoch(
@@ -220,15 +202,7 @@ async def rehearse(args: argparse.Namespace) -> dict[str, Any]:
         await anyio.to_thread.run_sync(s3.start)
         ids = await anyio.to_thread.run_sync(create_identities, plan)
         catalog = await anyio.to_thread.run_sync(builtin_catalog)
-        ep = commands.Endpoints(
-            api_port=free_port(),
-            sim_port=free_port(),
-            s3_endpoint=s3.endpoint,
-            s3_bucket=s3.bucket,
-            s3_region=s3.region,
-            s3_access_key=s3.access_key,
-            s3_secret_key=s3.secret_key,
-        )
+        ep = commands.Endpoints.around(s3)
         db_url = args.db_url or commands.api_db_url(plan)
         summary["db"] = db_url.split(":", 1)[0]
         await seed_beliefs(

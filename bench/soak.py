@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resi.devnet.procs import process_tree
+
 
 @dataclass
 class Sample:
@@ -47,20 +49,7 @@ class Watch:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def _children(self) -> dict[int, int]:
-        parent: dict[int, int] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        tree, todo = set(), [self.root_pid]
-        while todo:
-            pid = todo.pop()
-            tree.add(pid)
-            todo += [c for c, p in parent.items() if p == pid and c not in tree]
-        return {pid: parent.get(pid, 0) for pid in tree}
+        return process_tree(self.root_pid)
 
     def _label(self, pid: int) -> str:
         if pid not in self.labels:

@@ -30,6 +30,19 @@ class Endpoints:
     s3_access_key: str
     s3_secret_key: str
 
+    @classmethod
+    def around(cls, s3: Any) -> Endpoints:
+        """Free loopback ports for the API and the market, beside the running local S3 ``s3``."""
+        return cls(
+            api_port=free_port(),
+            sim_port=free_port(),
+            s3_endpoint=s3.endpoint,
+            s3_bucket=s3.bucket,
+            s3_region=s3.region,
+            s3_access_key=s3.access_key,
+            s3_secret_key=s3.secret_key,
+        )
+
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"

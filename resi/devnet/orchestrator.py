@@ -26,7 +26,7 @@ from resi.devnet.beliefs import seed_beliefs
 from resi.devnet.collect import collect_result, weights_settled
 from resi.devnet.identities import Identities, create_identities
 from resi.devnet.plan import HONEST, DevnetPlan
-from resi.devnet.procs import Supervisor, free_port, wait_http_ok
+from resi.devnet.procs import Supervisor, wait_http_ok
 from resi.devnet.report import DevnetResult
 from resi.epoch.catalog import builtin_catalog
 from resi.epoch.clock import EpochClock
@@ -113,15 +113,7 @@ async def _run(
         tg.start_soon(_append, identities, lambda: create_identities(plan))
         tg.start_soon(_append, catalog, builtin_catalog)
     ids = identities[0]
-    ep = commands.Endpoints(
-        api_port=free_port(),
-        sim_port=free_port(),
-        s3_endpoint=s3.endpoint,
-        s3_bucket=s3.bucket,
-        s3_region=s3.region,
-        s3_access_key=s3.access_key,
-        s3_secret_key=s3.secret_key,
-    )
+    ep = commands.Endpoints.around(s3)
     phase("starting the API and the simulated market")
     # Honeypot beliefs from the market's inventory export, as an operator's import would do.
     await seed_beliefs(

@@ -29,6 +29,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def process_tree(root: int) -> dict[int, int]:
+    """``root`` and every live descendant (read from /proc), each mapped to its parent pid."""
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # exited while we looked
+            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += [c for c, p in parent.items() if p == pid and c not in tree]
+    return {pid: parent.get(pid, 0) for pid in tree}
+
+
 def resi_argv(*args: str) -> list[str]:
     """Command line that runs ``resi ARGS``: the console script installed beside this interpreter,
     or this interpreter importing the app (a source checkout without an install)."""
