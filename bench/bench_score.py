@@ -3,13 +3,20 @@
 Writes M miners × Z zipcodes × R rows as real listing files (not timed), then, each phase in a
 fresh subprocess so peak memory is its own:
 
-- **floor**: a minimal pyarrow pass: ``pq.read_table`` of every file, nothing else;
+- **floor**: a minimal pyarrow pass: ``pq.read_table`` of every file, nothing else (no hashing:
+  the resi phase does not hash either, its files count as verified downloads);
+- **floor-pf**: the same with ``pq.ParquetFile(f).read()``, a cheaper pyarrow call (shown for
+  reference; the goal ratios use ``floor``);
 - **resi**: ``Validator.score_local``: the code path of ``resi validate`` after the downloads
   (reader, tiers 1–2, checkpoint in a fresh workdir, lookups answered by an in-process market,
   the walk until the consensus hash).
 
 Prints wall time and peak RSS of both, the ratios (goal ≤ 1.3× wall, ≤ 2× memory at 250 miners)
-and, with several ``--miners`` values, the growth curve (goal: linear).
+and, with several ``--miners`` values, the growth curve (goal: linear). Memory is the peak RSS
+(``ru_maxrss``) of each phase's own process: for resi that is the validator's main process,
+which also holds the imports, the epoch inputs and the bench's simulated market (its RSS when
+scoring starts is printed as ``at start``); the reader worker processes are not in it (their
+own peaks are printed beside it).
 
     .venv/bin/python bench/bench_score.py [--miners 250] [--zipcodes 25] [--rows 400]
     .venv/bin/python bench/bench_score.py --miners 50,100,250,500
@@ -32,15 +39,27 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def phase_floor(root: Path) -> dict[str, float]:
+def _status_mb(pid: int | str, key: str) -> float:
+    """``VmRSS``/``VmHWM`` of a process in MB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next(int(ln.split()[1]) for ln in fh if ln.startswith(key + ":")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+def phase_floor(root: Path, reader: str = "read_table") -> dict[str, float]:
     import pyarrow.parquet as pq
 
     files = sorted(root.rglob("*.parquet"))
+    start_mb = _status_mb("self", "VmRSS")
     t0 = time.perf_counter()
     rows = 0
     for f in files:
-        rows += pq.read_table(f).num_rows
-    return {"wall": time.perf_counter() - t0, "peak_mb": _peak_mb(), "rows": rows}
+        table = pq.read_table(f) if reader == "read_table" else pq.ParquetFile(f).read()
+        rows += table.num_rows
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "peak_mb": _peak_mb(), "start_mb": start_mb, "rows": rows}
 
 
 def phase_resi(root: Path, work: Path) -> dict[str, object]:
@@ -55,6 +74,8 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
     source = MarketSource(epoch.market)
     settings = ValidatorSettings(network="devnet", source="sim", workdir=work)
     stages: dict[str, float] = {}
+    start_mb = _status_mb("self", "VmRSS")  # imports, epoch inputs and the simulated market
+    worker_peaks: list[float] = []
     t0 = time.perf_counter()
 
     def progress(_epoch: str, stage: str, _done: int, _total: int) -> None:
@@ -68,6 +89,7 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
             scored = await v.score_local(epoch.inputs, epoch.paths)
             # timed until the result is in hand: anyio.run's teardown is not validation
             ended.append(time.perf_counter())
+            worker_peaks.extend(_status_mb(r.pid, "VmHWM") for r in v.readers if r.pid)
             return scored
 
     # run as the CLI runs it (run_async): the loop's teardown is not validation either
@@ -78,6 +100,8 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
     return {
         "wall": wall,
         "peak_mb": _peak_mb(),
+        "start_mb": start_mb,
+        "worker_peak_mb": worker_peaks,
         "assess_done_at": stages.get("assess", 0.0),
         "lookups": source.lookups,
         "liars": len(result.liars),
@@ -101,12 +125,13 @@ def main() -> None:
     p.add_argument("--miners", default="250", help="one count or a comma list (a curve)")
     p.add_argument("--zipcodes", type=int, default=25)
     p.add_argument("--rows", type=int, default=400)
-    p.add_argument("--phase", choices=["floor", "resi"], help=argparse.SUPPRESS)
+    p.add_argument("--phase", choices=["floor", "floor-pf", "resi"], help=argparse.SUPPRESS)
     p.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.phase == "floor":
-        print(json.dumps(phase_floor(args.root)))
+    if args.phase in ("floor", "floor-pf"):
+        reader = "read_table" if args.phase == "floor" else "ParquetFile"
+        print(json.dumps(phase_floor(args.root, reader)))
         return
     if args.phase == "resi":
         print(json.dumps(phase_resi(args.root, args.work)))
@@ -125,6 +150,7 @@ def main() -> None:
             built = time.perf_counter() - t
             total = miners * args.zipcodes * args.rows
             floor = _child("floor", root, work)
+            floor_pf = _child("floor-pf", root, work)
             resi = _child("resi", root, work)
             wall_ratio = float(resi["wall"]) / float(floor["wall"])  # type: ignore[arg-type]
             mem_ratio = float(resi["peak_mb"]) / float(floor["peak_mb"])  # type: ignore[arg-type]
@@ -135,12 +161,20 @@ def main() -> None:
             )
             print(
                 f"  floor (pq.read_table of every file): {floor['wall']:.2f} s,"
-                f" peak RSS {floor['peak_mb']:.0f} MB"
+                f" peak RSS {floor['peak_mb']:.0f} MB ({floor['start_mb']:.0f} MB at start)"
             )
+            print(
+                f"  floor-pf (pq.ParquetFile(f).read(), reference only): {floor_pf['wall']:.2f} s,"
+                f" peak RSS {floor_pf['peak_mb']:.0f} MB"
+                f" (resi wall is {float(resi['wall']) / float(floor_pf['wall']):.2f}x this)"  # type: ignore[arg-type]
+            )
+            workers = ", ".join(f"{mb:.0f}" for mb in resi["worker_peak_mb"])  # type: ignore[attr-defined]
             print(
                 f"  resi (Validator.score_local): {resi['wall']:.2f} s"
                 f" (assessed at {resi['assess_done_at']:.2f} s),"
-                f" peak RSS {resi['peak_mb']:.0f} MB, checkpoint {resi['checkpoint_mb']:.1f} MB,"
+                f" peak RSS {resi['peak_mb']:.0f} MB ({resi['start_mb']:.0f} MB at start:"
+                f" imports, inputs, simulated market), reader workers' peaks {workers} MB,"
+                f" checkpoint {resi['checkpoint_mb']:.1f} MB,"
                 f" {resi['lookups']} lookups, {resi['liars']} liars"
             )
             print(f"  consensus hash: {resi['hash']}")

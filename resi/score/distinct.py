@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from resi.score.models import CommitInput, FileAssessment, FileOutcome
 from resi.score.spot import ACTIVE_STATUSES
-from resi.score.tiers import ASSESS_BATCH_ROWS, canonical_ids
+from resi.score.tiers import ASSESS_BATCH_ROWS, canonical_ids, per_distinct
 
 _WORDS = (
     ("street", "st"),
@@ -110,8 +110,13 @@ def distinct_active_many(tables: Sequence[pa.Table]) -> list[int]:
     ]
     big = pa.concat_tables(parts).combine_chunks()
     files = _repeat_index([t.num_rows for t in parts])
-    status = pc.utf8_upper(pc.utf8_trim_whitespace(big.column("status")))
-    active = pc.fill_null(pc.is_in(status, value_set=pa.array(sorted(ACTIVE_STATUSES))), False)
+    active_set = pa.array(sorted(ACTIVE_STATUSES))
+
+    def is_active(status: pa.Array) -> Any:
+        status = pc.utf8_upper(pc.utf8_trim_whitespace(status))
+        return pc.fill_null(pc.is_in(status, value_set=active_set), False)
+
+    active = per_distinct(big.column("status"), is_active)
     keyed = pa.table(
         {
             "f": files,

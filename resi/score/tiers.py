@@ -32,7 +32,7 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,7 +76,6 @@ CANONICAL_ID_PATTERN = r"^[1-9a-z][0-9a-z]{0,63}$"
 EARLIEST_LISTED_AT = datetime(1900, 1, 1, tzinfo=UTC)
 _US_PER_DAY = 86_400_000_000
 _EPOCH_ID_FORMAT = "%Y-%m-%dT%H-%M-%S"
-_SHARED_TYPES = (str, int)  # sampled values deduplicated per batch (see _assess_readable)
 # Rows assessed in one vectorised batch: big enough that the per-kernel overhead is noise,
 # small enough that a zipcode's intermediates stay bounded as the number of miners grows.
 ASSESS_BATCH_ROWS = 32_768
@@ -91,11 +90,29 @@ def _col(table: pa.Table, name: str) -> pa.ChunkedArray:
     return pa.chunked_array([pa.nulls(table.num_rows)])
 
 
-def canonical_ids(values: pa.ChunkedArray | pa.Array) -> Any:
-    """Canonical listing ids: trimmed, lower-case, ``_zpid`` suffix and leading zeros removed."""
-    s = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(values, pa.string())))
+def per_distinct(values: pa.ChunkedArray | pa.Array, fn: Callable[[pa.Array], Any]) -> Any:
+    """``fn(values)`` for an element-wise ``fn``, computed once per distinct value.
+
+    The files of a zipcode repeat most string values (every miner scrapes the same listings),
+    so string kernels and regexes over the distinct values plus one ``take`` cost a fraction of
+    running them over every row. A null is a dictionary value of its own, so ``fn`` sees it
+    exactly as it would in ``values``: the result equals ``fn(values)`` element by element.
+    """
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()  # one dictionary for every chunk
+    return pc.take(fn(encoded.dictionary), encoded.indices)
+
+
+def _canonical(s: Any) -> Any:
+    s = pc.utf8_lower(pc.utf8_trim_whitespace(s))
     s = pc.replace_substring_regex(s, pattern="_zpid$", replacement="")
     return pc.utf8_ltrim(s, characters="0")
+
+
+def canonical_ids(values: pa.ChunkedArray | pa.Array) -> Any:
+    """Canonical listing ids: trimmed, lower-case, ``_zpid`` suffix and leading zeros removed."""
+    return per_distinct(pc.cast(values, pa.string()), _canonical)
 
 
 def canonical_id(value: Any) -> str:
@@ -117,9 +134,11 @@ def is_canonical_id(value: Any) -> bool:
 
 def canonical_form_mask(values: pa.ChunkedArray | pa.Array) -> Any:
     """Per row: ``listing_id`` is already canonical (null → False)."""
-    raw = pc.cast(values, pa.string())
-    ok = pc.match_substring_regex(raw, pattern=CANONICAL_ID_PATTERN)
-    return pc.fill_null(ok, False)
+
+    def canonical_form(raw: pa.Array) -> Any:
+        return pc.fill_null(pc.match_substring_regex(raw, pattern=CANONICAL_ID_PATTERN), False)
+
+    return per_distinct(pc.cast(values, pa.string()), canonical_form)
 
 
 def _present(table: pa.Table, name: str) -> Any:
@@ -202,16 +221,25 @@ def plausible_mask(
 
 
 def consistent_mask(table: pa.Table, assignment: AssignmentInput, ids: Any) -> Any:
-    """Per row: zipcode/state match the assignment, the id is canonical and the url carries it."""
-    zipcode = pc.utf8_trim_whitespace(pc.cast(_col(table, "zipcode"), pa.string()))
-    zip_ok = pc.equal(zipcode, assignment.zipcode)
-    state = pc.utf8_upper(pc.utf8_trim_whitespace(pc.cast(_col(table, "state"), pa.string())))
-    state_ok = pc.equal(state, assignment.state.strip().upper())
-    url = pc.cast(_col(table, "url"), pa.string())
-    url_id = pc.struct_field(pc.extract_regex(url, pattern=URL_ID_PATTERN), [0])
-    id_ok = pc.and_(
-        pc.equal(canonical_ids(url_id), ids), canonical_form_mask(_col(table, "listing_id"))
-    )
+    """Per row: zipcode/state match the assignment, the id is canonical and the url carries it.
+
+    Every string step runs once per distinct value (``per_distinct``), not once per row.
+    """
+    state_wanted = assignment.state.strip().upper()
+
+    def zip_matches(z: pa.Array) -> Any:
+        return pc.equal(pc.utf8_trim_whitespace(z), assignment.zipcode)
+
+    def state_matches(s: pa.Array) -> Any:
+        return pc.equal(pc.utf8_upper(pc.utf8_trim_whitespace(s)), state_wanted)
+
+    def url_ids(url: pa.Array) -> Any:
+        return _canonical(pc.struct_field(pc.extract_regex(url, pattern=URL_ID_PATTERN), [0]))
+
+    zip_ok = per_distinct(pc.cast(_col(table, "zipcode"), pa.string()), zip_matches)
+    state_ok = per_distinct(pc.cast(_col(table, "state"), pa.string()), state_matches)
+    url_id = per_distinct(pc.cast(_col(table, "url"), pa.string()), url_ids)
+    id_ok = pc.and_(pc.equal(url_id, ids), canonical_form_mask(_col(table, "listing_id")))
     return pc.and_(pc.and_(zip_ok, state_ok), id_ok)
 
 
@@ -287,6 +315,20 @@ def _jsonable_table(table: pa.Table) -> pa.Table:
             col = pc.cast(col, pa.string())
         cols.append(col)
     return pa.table(cols, names=table.column_names)
+
+
+def _shared_values(col: pa.ChunkedArray) -> list[Any]:
+    """The column's values as Python objects, equal strings and ints sharing one object.
+
+    Sampled rows of a zipcode repeat values (source, city, status, and the prices and sizes of
+    a listing every miner scraped), and an epoch keeps every file's draws. Floats are left
+    alone (0.0 == -0.0, yet they print differently).
+    """
+    if not (pa.types.is_string(col.type) or pa.types.is_integer(col.type)):
+        return col.to_pylist()
+    encoded = pc.dictionary_encode(col, null_encoding="encode").combine_chunks()
+    distinct = encoded.dictionary.to_pylist()
+    return list(map(distinct.__getitem__, encoded.indices.to_pylist()))
 
 
 def _file_index(sizes: Sequence[int]) -> pa.Array:
@@ -601,24 +643,14 @@ def _assess_readable(
         picks.append(_draws(sizes[j], seed, config) if wanted else [])
     flat = pa.array([offsets[j] + i for j, ps in enumerate(picks) for i in ps], pa.int64())
     present = [n for n in CLAIMED_FIELDS if table.schema.get_field_index(n) >= 0]
-    columns = _jsonable_table(table.select(present).take(flat)).to_pydict()
-    # Equal strings and ints share one object (source, city, status, and the prices and sizes
-    # of a listing every miner scraped repeat across the zipcode). Keyed by type, so 1 never
-    # stands for True; floats are left alone (0.0 == -0.0, yet they print differently).
-    shared: dict[Any, Any] = {}
-    positions = {name: i for i, name in enumerate(columns)}
-    claimed = [
-        ClaimedRow(
-            positions,
-            tuple(
-                shared.setdefault((type(v), v), v) if type(v) in _SHARED_TYPES else v for v in row
-            ),
-        )
-        for row in zip(*columns.values(), strict=True)
-    ]
+    sampled = _jsonable_table(table.select(present).take(flat))
+    positions = {name: i for i, name in enumerate(sampled.column_names)}
+    columns = [_shared_values(sampled.column(i)) for i in range(sampled.num_columns)]
+    claimed = [ClaimedRow(positions, row) for row in zip(*columns, strict=True)]
+    # a canonical key equal to its listing id shares that object too
+    seen = {v: v for v in columns[positions["listing_id"]]} if "listing_id" in positions else {}
     keys = [
-        shared.setdefault((str, k), k) if k is not None else None
-        for k in pc.take(ids, flat).to_pylist()
+        seen.setdefault(k, k) if k is not None else None for k in pc.take(ids, flat).to_pylist()
     ]
 
     done: list[FileAssessment] = []

@@ -252,6 +252,8 @@ def _bounded_row_group(pf: pq.ParquetFile, i: int, limits: ReadLimits, budget: i
                 longest = pc.max(lengths).as_py() or 0
                 if longest > limits.max_string_bytes:
                     raise _limit(f"a {name} value of {longest} bytes")
+                if len(chunk) * longest <= budget:
+                    continue  # no row can hold more than the longest value: fits, no sum needed
                 decoded = pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
                 if decoded > budget:
                     raise _limit(f"{name} decodes to {decoded} bytes (budget {budget})")
@@ -290,7 +292,8 @@ def read_listings(path: Path, limits: ReadLimits | None = None) -> tuple[pa.Tabl
     used = 0
     try:
         # strings come back dictionary-encoded (see _bounded_row_group)
-        pf = pq.ParquetFile(path, read_dictionary=_string_columns())
+        # the footer just checked, not parsed again
+        pf = pq.ParquetFile(path, read_dictionary=_string_columns(), metadata=pf.metadata)
         for i in range(pf.num_row_groups):
             part = _bounded_row_group(pf, i, limits, budget).select(list(LISTING_SCHEMA.names))
             used += part.get_total_buffer_size()

@@ -66,6 +66,12 @@ class FileReader:
             )
         return self._proc
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while it runs (for monitoring), else None."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
     def close(self) -> None:
         """Stop the worker (if running)."""
         with self._lock:
