@@ -13,7 +13,9 @@ Run: ``PYTHONPATH=. /work/venv/bin/python bench/bench_api.py [--requests N] [--c
 requests (``bench/bench_api_wrk.lua`` cycles through them, one fresh nonce per request), on
 PostgreSQL, in one run: a bare aiohttp server that only verifies btauth/1, `resi serve-api` with 1
 worker and with 2 workers (each on a fresh database, so the same signed set is fresh for each),
-and prints one worker / signature-only (goal >= 0.85) and 2 workers / 1 worker (goal >= 1.7):
+and prints one worker / signature-only (goal >= 0.85) and 2 workers / 1 worker (goal >= 1.7).
+The signature-only server answers with a body as large as resi's (``--body-bytes``) and also runs
+as 2 SO_REUSEPORT processes: its 2/1 ratio is what this machine allows a trivial server:
 
     PYTHONPATH=. .venv/bin/python bench/bench_api.py --ratios [--seconds 10] [--connections 64]
 """
@@ -251,6 +253,9 @@ class AcceptAll:
         return True
 
 ACCEPT = AcceptAll()
+# As large as resi's /current answer (a cached body there too), so both send the same bytes.
+HEAD = b'{"hotkey":"'
+TAIL = b'","pad":"' + b"x" * max(0, int(sys.argv[3]) - 60) + b'"}'
 
 async def current(request):
     raw = await request.read()
@@ -260,11 +265,13 @@ async def current(request):
             nonce_store=ACCEPT, max_age=3600.0)
     except http_auth.AuthError as exc:
         return web.json_response({"error": type(exc).__name__}, status=401)
-    return web.json_response({"hotkey": caller.hotkey_ss58})
+    body = HEAD + caller.hotkey_ss58.encode() + TAIL
+    return web.Response(body=body, content_type="application/json")
 
 app = web.Application()
 app.router.add_get(sys.argv[2], current)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
+            reuse_port=True)
 """
 WRK_LUA = Path(__file__).with_name("bench_api_wrk.lua")
 
@@ -299,11 +306,13 @@ def run_wrk(url: str, requests: Path, seconds: int, connections: int, threads: i
             "p50": ms("50%"), "p99": ms("99%")}  # fmt: skip
 
 
-def _sig_only(port: int) -> Iterator[str]:
+def _sig_only(port: int, processes: int, body_bytes: int) -> Iterator[str]:
+    """``processes`` signature-only servers on ``port`` (SO_REUSEPORT, like `--workers`)."""
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-c", SIG_ONLY_SERVER, str(port), CURRENT])
+    cmd = [sys.executable, "-c", SIG_ONLY_SERVER, str(port), CURRENT, str(body_bytes)]
+    procs = [subprocess.Popen(cmd) for _ in range(processes)]
     url = f"http://127.0.0.1:{port}"
     try:
         import httpx
@@ -314,10 +323,23 @@ def _sig_only(port: int) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        time.sleep(1.0)  # the other processes (their imports) come up too
         yield url
     finally:
-        proc.terminate()
-        proc.wait(20)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(20)
+
+
+def _body_bytes(url: str, uri: str) -> int:
+    """Length of the body a signed ``GET /current`` gets from ``url``."""
+    import httpx
+
+    headers = http_auth.sign(Keypair.create_from_uri(uri), method="GET", path=CURRENT)
+    response = httpx.get(url + CURRENT, headers=headers, timeout=10)
+    response.raise_for_status()
+    return len(response.content)
 
 
 def ratios(args: argparse.Namespace) -> None:
@@ -340,12 +362,15 @@ def ratios(args: argparse.Namespace) -> None:
         n = _write_requests(signed, root / "requests.txt")
         print(f"pre-signed {n} requests in {time.perf_counter() - t:.1f} s", flush=True)
         results: dict[str, dict] = {}
-        port = free_port()
-        with contextlib.contextmanager(_sig_only)(port) as url:
-            run_wrk(url, root / "requests.txt", 2, args.connections, args.threads)  # warm
-            results["sig-only"] = run_wrk(
-                url, root / "requests.txt", args.seconds, args.connections, args.threads
-            )
+        sizes = {}
+        for procs in (1, 2):
+            name = "sig-only" if procs == 1 else "sig-only x2"
+            with contextlib.contextmanager(_sig_only)(free_port(), procs, args.body_bytes) as url:
+                sizes[name] = _body_bytes(url, uris[0])
+                run_wrk(url, root / "requests.txt", 2, args.connections, args.threads)  # warm
+                results[name] = run_wrk(
+                    url, root / "requests.txt", args.seconds, args.connections, args.threads
+                )
         s3 = LocalS3(root / "s3", bucket="resi-bench")
         s3.start()
         try:
@@ -362,10 +387,13 @@ def ratios(args: argparse.Namespace) -> None:
                         RESI_RATE_LIMIT_PER_MINUTE="100000000",
                         RESI_AUTH_MAX_AGE="3600",
                         RESI_WORKERS=str(workers),
+                        # A stray failure must not turn the rest of a run into cheap 429s.
+                        RESI_IP_FAILURE_BURST="1000000000",
                     )
                     with serve_api_processes(env) as (url,):
-                        # warm every worker (connections, caches) with a few fresh requests
-                        warm = presign(uris, 4, "127.0.0.1", args.sign_procs)
+                        sizes[f"resi x{workers}"] = _body_bytes(url, uris[0])
+                        # warm every worker (connections, caches) with 2 s of fresh requests
+                        warm = presign(uris, per // 5, "127.0.0.1", args.sign_procs)
                         _write_requests(warm, root / "warm.txt")
                         run_wrk(url, root / "warm.txt", 2, args.connections, args.threads)
                         results[f"resi x{workers}"] = run_wrk(
@@ -378,14 +406,16 @@ def ratios(args: argparse.Namespace) -> None:
             s3.stop()
     for name, r in results.items():
         print(
-            f"{name:9s} req/s={r['rps']:8.0f} requests={r['total']:7d} non2xx={r['non2xx']:5d}"
-            f" p50={r['p50']:6.2f}ms p99={r['p99']:7.2f}ms",
+            f"{name:11s} req/s={r['rps']:8.0f} requests={r['total']:7d} non2xx={r['non2xx']:5d}"
+            f" p50={r['p50']:6.2f}ms p99={r['p99']:7.2f}ms body={sizes[name]}B",
             flush=True,
         )
     one = results["resi x1"]["rps"] / results["sig-only"]["rps"]
     two = results["resi x2"]["rps"] / results["resi x1"]["rps"]
+    ceiling = results["sig-only x2"]["rps"] / results["sig-only"]["rps"]
     print(f"RATIO 1 worker / signature-only: {one:.2f} (goal >= 0.85)")
     print(f"RATIO 2 workers / 1 worker: {two:.2f} (goal >= 1.7)")
+    print(f"RATIO signature-only 2 processes / 1 process (this machine's ceiling): {ceiling:.2f}")
     if any(r["non2xx"] for r in results.values()):
         print("note: non-2xx responses: the pre-signed set ran out (raise --expect-rps)")
     print(f"load average after: [{_load()}]")
@@ -398,8 +428,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="--ratios: connections")
     parser.add_argument("--threads", type=int, default=1, help="--ratios: wrk threads")
     parser.add_argument(
-        "--expect-rps", type=int, default=8000, help="--ratios: pre-sign for this rate"
+        "--expect-rps", type=int, default=16000, help="--ratios: pre-sign for this rate"
     )
+    parser.add_argument(
+        "--body-bytes", type=int, default=2735,
+        help="--ratios: signature-only body size (resi's /current of the bench catalog)",
+    )  # fmt: skip
     parser.add_argument("--requests", type=int, default=10_000, help="requests per run")
     parser.add_argument("--clients", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
