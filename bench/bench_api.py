@@ -152,6 +152,37 @@ def _cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime + stime
 
 
+def _server_tree(needle: bytes) -> list[int]:
+    """Processes whose command line contains ``needle``, and all their descendants."""
+    parents: dict[int, int] = {}
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if needle in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    grew = True
+    while grew:
+        kids = {pid for pid, ppid in parents.items() if ppid in found} - found
+        found |= kids
+        grew = bool(kids)
+    return sorted(found)
+
+
+def _tree_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += _cpu_seconds(pid)
+        except OSError:
+            continue
+    return total
+
+
 def _split(items: list[list[bytes]], n: int) -> Iterator[list[list[bytes]]]:
     for i in range(n):
         yield items[i::n]
@@ -284,14 +315,20 @@ def _write_requests(signed: list[list[bytes]], path: Path) -> int:
     return len(lines)
 
 
-def run_wrk(url: str, requests: Path, seconds: int, connections: int, threads: int) -> dict:
-    """Run wrk against ``url``; returns req/s, non-2xx count and latency (ms)."""
+def run_wrk(
+    url: str, requests: Path, seconds: int, connections: int, threads: int, needle: bytes = b""
+) -> dict:
+    """Run wrk against ``url``; returns req/s, non-2xx count, latency (ms) and the CPU per
+    request (µs) of the server processes (command line containing ``needle``, and children)."""
     import re
     import subprocess
 
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
            "-s", str(WRK_LUA), url + CURRENT, "--", str(requests), str(threads)]  # fmt: skip
+    pids = _server_tree(needle) if needle else []
+    cpu0 = _tree_cpu(pids)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    cpu = _tree_cpu(pids) - cpu0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -303,7 +340,7 @@ def run_wrk(url: str, requests: Path, seconds: int, connections: int, threads: i
         return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
     return {"rps": rps, "total": total, "non2xx": int(bad.group(1)) if bad else 0,
-            "p50": ms("50%"), "p99": ms("99%")}  # fmt: skip
+            "p50": ms("50%"), "p99": ms("99%"), "cpu_us": cpu / max(1, total) * 1e6}  # fmt: skip
 
 
 def _sig_only(port: int, processes: int, body_bytes: int) -> Iterator[str]:
@@ -365,12 +402,14 @@ def ratios(args: argparse.Namespace) -> None:
         sizes = {}
         for procs in (1, 2):
             name = "sig-only" if procs == 1 else "sig-only x2"
-            with contextlib.contextmanager(_sig_only)(free_port(), procs, args.body_bytes) as url:
+            port = free_port()
+            with contextlib.contextmanager(_sig_only)(port, procs, args.body_bytes) as url:
                 sizes[name] = _body_bytes(url, uris[0])
                 run_wrk(url, root / "requests.txt", 2, args.connections, args.threads)  # warm
                 results[name] = run_wrk(
-                    url, root / "requests.txt", args.seconds, args.connections, args.threads
-                )
+                    url, root / "requests.txt", args.seconds, args.connections, args.threads,
+                    f"\0{port}\0{CURRENT}".encode(),
+                )  # fmt: skip
         s3 = LocalS3(root / "s3", bucket="resi-bench")
         s3.start()
         try:
@@ -398,7 +437,7 @@ def ratios(args: argparse.Namespace) -> None:
                         run_wrk(url, root / "warm.txt", 2, args.connections, args.threads)
                         results[f"resi x{workers}"] = run_wrk(
                             url, root / "requests.txt", args.seconds, args.connections,
-                            args.threads,
+                            args.threads, f"--port\0{urlsplit(url).port}\0".encode(),
                         )  # fmt: skip
                 finally:
                     asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
@@ -407,7 +446,8 @@ def ratios(args: argparse.Namespace) -> None:
     for name, r in results.items():
         print(
             f"{name:11s} req/s={r['rps']:8.0f} requests={r['total']:7d} non2xx={r['non2xx']:5d}"
-            f" p50={r['p50']:6.2f}ms p99={r['p99']:7.2f}ms body={sizes[name]}B",
+            f" p50={r['p50']:6.2f}ms p99={r['p99']:7.2f}ms body={sizes[name]}B"
+            f" server_cpu={r['cpu_us']:4.0f}us/req",
             flush=True,
         )
     one = results["resi x1"]["rps"] / results["sig-only"]["rps"]
@@ -416,6 +456,9 @@ def ratios(args: argparse.Namespace) -> None:
     print(f"RATIO 1 worker / signature-only: {one:.2f} (goal >= 0.85)")
     print(f"RATIO 2 workers / 1 worker: {two:.2f} (goal >= 1.7)")
     print(f"RATIO signature-only 2 processes / 1 process (this machine's ceiling): {ceiling:.2f}")
+    # On a shared machine req/s moves with the neighbours' load; CPU per request much less.
+    cpu = results["sig-only"]["cpu_us"] / results["resi x1"]["cpu_us"]
+    print(f"CPU/request signature-only / resi 1 worker: {cpu:.2f}")
     if any(r["non2xx"] for r in results.values()):
         print("note: non-2xx responses: the pre-signed set ran out (raise --expect-rps)")
     print(f"load average after: [{_load()}]")
