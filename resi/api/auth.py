@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +32,7 @@ BODY_KEY: web.RequestKey[Any] = web.RequestKey("resi_body", object)
 IP_LIMITER_KEY: web.AppKey[IpFailureLimiter] = web.AppKey("resi_ip_limiter", IpFailureLimiter)
 
 # Nonce rows outlive the freshness window by a margin so replica clock drift cannot open a gap.
-_NONCE_RETENTION_MARGIN = timedelta(seconds=60)
+_NONCE_RETENTION_MARGIN_SECONDS = 60.0
 
 
 class _AcceptAll:
@@ -121,6 +121,8 @@ async def read_body(request: web.Request, seconds: float) -> bytes:
     Raises ``ApiError`` 408 ``BODY_TIMEOUT`` for a slow sender (a slow-body attack holds a
     connection and a handler otherwise); aiohttp raises 413 past ``client_max_size``.
     """
+    if not request.body_exists:
+        return b""  # no Content-Length and not chunked: nothing to wait for, no timer to arm
     try:
         async with asyncio.timeout(seconds):
             return await request.read()
@@ -154,8 +156,8 @@ def verify_signature(request: web.Request, raw: bytes, state: ApiState) -> http_
 
 def nonce_expiry(nonce_ns: int, state: ApiState) -> datetime:
     """When a nonce row may be purged: after the freshness window plus a drift margin."""
-    nonce_time = datetime.fromtimestamp(nonce_ns / 1e9, UTC)
-    return nonce_time + timedelta(seconds=state.settings.auth_max_age) + _NONCE_RETENTION_MARGIN
+    kept = state.settings.auth_max_age + _NONCE_RETENTION_MARGIN_SECONDS
+    return datetime.fromtimestamp(nonce_ns / 1e9 + kept, UTC)
 
 
 def _replayed(state: ApiState) -> ApiError:

@@ -7,6 +7,7 @@ Single event loop per process, so no locks are needed.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -79,12 +80,7 @@ class Histogram:
         row = self.counts.get(labels)
         if row is None:
             row = self.counts[labels] = [0] * (len(self.buckets) + 1)
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                row[i] += 1
-                break
-        else:
-            row[-1] += 1
+        row[bisect_left(self.buckets, value)] += 1  # first bound >= value; past the last: +Inf
         self.sums[labels] += value
 
     def render(self) -> list[str]:

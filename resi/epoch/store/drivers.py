@@ -161,6 +161,16 @@ class _PgConn:
         await self._conn.executemany(POSTGRESQL.sql(sql), rows)
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool ``reset``: nothing beyond asyncpg's own rollback of an open transaction.
+
+    asyncpg's default reset is one more round trip per release (``RESET ALL``, ``UNLISTEN *``,
+    ``CLOSE ALL``, advisory unlock), i.e. a second query per admission batch. The store never
+    changes session state: no ``SET``, ``LISTEN``, session advisory locks or open cursors (the
+    migration lock is transaction-scoped), so there is nothing to reset.
+    """
+
+
 class PostgresDriver:
     """An asyncpg pool; each transaction runs on one pooled connection."""
 
@@ -175,7 +185,9 @@ class PostgresDriver:
         # traceback every second trying to restore it. Connections open on demand; migrations
         # run right after open, so a bad URL still fails at start-up.
         with translate_errors("connecting to PostgreSQL"):
-            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+            pool = await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, reset=_keep_session
+            )
         return cls(pool)
 
     @asynccontextmanager

@@ -26,7 +26,6 @@ from resi.epoch.store.admission import (
     AdmissionResult,
     BucketKey,
     NonceKey,
-    RateHit,
     bucket_hits,
     hand_out,
     plan_admissions,
@@ -541,27 +540,25 @@ class SqlStore(CalibrationSql):
         """The whole batch as ONE statement (one round trip; a statement is atomic by itself).
 
         Data-modifying CTEs: insert the nonces, count the fresh ones that carry a rate hit per
-        bucket, upsert the buckets; the result rows say which nonces were new and the totals.
+        bucket, upsert the buckets. Each candidate is sent once (route and window NULL when it is
+        not counted) and only the replays come back, with the buckets' totals: the usual batch
+        of fresh requests returns one row per bucket.
         """
-        expires: dict[NonceKey, datetime] = {}
-        for item in plan.items:
-            expires.setdefault((item.hotkey, int(item.nonce_ns)), item.expires_at)
-        rated: list[tuple[NonceKey, RateHit]] = []
-        for k in plan.candidates:
-            rate = plan.items[plan.first_index[k]].rate
-            if rate is not None:
-                rated.append((k, rate))
+        firsts = [plan.items[plan.first_index[k]] for k in plan.candidates]
+        ts_in = self._d.ts_in
         async with self._driver.connection() as c:
             rows = await c.fetch(
-                "WITH fresh AS ("
+                "WITH q AS ("
+                " SELECT * FROM unnest(?::text[], ?::bigint[], ?::timestamptz[], ?::text[],"
+                " ?::timestamptz[]) AS q(hotkey, nonce_ns, expires_at, route, window_start)"
+                "), fresh AS ("
                 " INSERT INTO auth_nonces (hotkey, nonce_ns, expires_at)"
-                " SELECT * FROM unnest(?::text[], ?::bigint[], ?::timestamptz[])"
+                " SELECT hotkey, nonce_ns, expires_at FROM q"
                 " ON CONFLICT (hotkey, nonce_ns) DO NOTHING RETURNING hotkey, nonce_ns"
                 "), hits AS ("
                 " SELECT q.hotkey, q.route, q.window_start, count(*) AS n"
-                " FROM unnest(?::text[], ?::bigint[], ?::text[], ?::timestamptz[])"
-                " AS q(hotkey, nonce_ns, route, window_start)"
-                " JOIN fresh f ON f.hotkey = q.hotkey AND f.nonce_ns = q.nonce_ns"
+                " FROM q JOIN fresh f ON f.hotkey = q.hotkey AND f.nonce_ns = q.nonce_ns"
+                " WHERE q.route IS NOT NULL"
                 " GROUP BY q.hotkey, q.route, q.window_start"
                 "), counted AS ("
                 " INSERT INTO rate_limits (hotkey, route, window_start, hits)"
@@ -571,17 +568,18 @@ class SqlStore(CalibrationSql):
                 " DO UPDATE SET hits = rate_limits.hits + excluded.hits"
                 " RETURNING hotkey, route, window_start, hits"
                 ") SELECT hotkey, nonce_ns, NULL::text AS route,"
-                " NULL::timestamptz AS window_start, NULL::bigint AS hits FROM fresh"
+                " NULL::timestamptz AS window_start, NULL::bigint AS hits FROM q"
+                " WHERE NOT EXISTS (SELECT 1 FROM fresh f"
+                " WHERE f.hotkey = q.hotkey AND f.nonce_ns = q.nonce_ns)"
                 " UNION ALL SELECT hotkey, NULL, route, window_start, hits FROM counted",
                 [k[0] for k in plan.candidates],
                 [k[1] for k in plan.candidates],
-                [self._d.ts_in(expires[k]) for k in plan.candidates],
-                [k[0] for k, _ in rated],
-                [k[1] for k, _ in rated],
-                [r.route for _, r in rated],
-                [self._d.ts_in(r.window_start) for _, r in rated],
+                [ts_in(item.expires_at) for item in firsts],
+                [None if item.rate is None else item.rate.route for item in firsts],
+                [None if item.rate is None else ts_in(item.rate.window_start) for item in firsts],
             )
-        fresh = {(r["hotkey"], int(r["nonce_ns"])) for r in rows if r["route"] is None}
+        replays = {(r["hotkey"], int(r["nonce_ns"])) for r in rows if r["route"] is None}
+        fresh = set(plan.candidates) - replays
         totals = {
             (r["hotkey"], r["route"], self._d.ts_out(r["window_start"])): int(r["hits"])
             for r in rows
