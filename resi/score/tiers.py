@@ -32,7 +32,7 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -516,10 +516,25 @@ def row_cap(expected: int, config: ScoringSettings) -> int:
     return max(config.max_rows_floor, config.max_rows_factor * expected)
 
 
-def _normalised(t: pa.Table) -> pa.Table:
-    """The table without schema/field metadata and with every field nullable (so files concat)."""
-    fields = [pa.field(f.name, f.type, nullable=True) for f in t.schema]
-    return pa.Table.from_arrays(t.columns, schema=pa.schema(fields))
+def _normalised(tables: Iterable[pa.Table]) -> list[pa.Table]:
+    """The tables without schema/field metadata and with every field nullable (so files concat).
+
+    The files of a zipcode share one schema, so the normalised schema is built once per run of
+    equal schemas (metadata compared too), and a table already in it (the reader worker's
+    always is) is used as it is instead of being rebuilt column by column.
+    """
+    out: list[pa.Table] = []
+    src: pa.Schema | None = None
+    target: pa.Schema | None = None
+    same = False
+    for t in tables:
+        schema = t.schema
+        if src is None or target is None or not schema.equals(src, check_metadata=True):
+            src = schema
+            target = pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema])
+            same = schema.equals(target, check_metadata=True)
+        out.append(t if same else pa.Table.from_arrays(t.columns, schema=target))
+    return out
 
 
 def _unsupported(commit: CommitInput, exc: BaseException) -> FileAssessment:
@@ -611,7 +626,7 @@ def _assess_readable(
     config: ScoringSettings,
 ) -> list[FileAssessment]:
     """Tiers 1–2 and the seeded draws of readable files, in input order (may raise)."""
-    tables = [_normalised(t) for _, _, t in readable]
+    tables = _normalised(t for _, _, t in readable)
     # one chunk: kernels then run once instead of once per file
     table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
     sizes = [t.num_rows for t in tables]

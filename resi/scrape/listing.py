@@ -232,20 +232,25 @@ def _as_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
 
-def _string_columns() -> list[str]:
-    return [f.name for f in LISTING_SCHEMA if pa.types.is_string(f.type)]
+_NAMES = list(LISTING_SCHEMA.names)
+
+
+_STRING_COLUMNS = [f.name for f in LISTING_SCHEMA if pa.types.is_string(f.type)]
+_TYPES = list(LISTING_SCHEMA.types)
 
 
 def _bounded_row_group(pf: pq.ParquetFile, i: int, limits: ReadLimits, budget: int) -> pa.Table:
-    """Row group ``i`` decoded only after its strings' decoded size is known to fit ``budget``.
+    """Row group ``i`` decoded only after its strings' decoded size is known to fit ``budget``,
+    its columns in :data:`LISTING_SCHEMA` order (the file's, checked by ``check_schema``, may
+    differ).
 
     String columns are read dictionary-encoded first (dictionary + indices, no expansion), so a
-    dictionary bomb is measured, not materialised.
+    dictionary bomb is measured, not materialised. They are checked in the file's column order,
+    so the first offending column is the one named.
     """
     t = pf.read_row_group(i, use_threads=False)
-    cols = []
-    for name in t.column_names:
-        col = t.column(name)
+    cols: dict[str, pa.ChunkedArray] = {}
+    for name, col in zip(t.column_names, t.columns, strict=True):
         if pa.types.is_dictionary(col.type):
             for chunk in col.chunks:
                 lengths = pc.binary_length(chunk.dictionary)
@@ -258,8 +263,9 @@ def _bounded_row_group(pf: pq.ParquetFile, i: int, limits: ReadLimits, budget: i
                 if decoded > budget:
                     raise _limit(f"{name} decodes to {decoded} bytes (budget {budget})")
             col = pc.cast(col, pa.string())
-        cols.append(col)
-    return pa.Table.from_arrays(cols, names=t.column_names)
+        cols[name] = col
+    # built in schema order at once: no second table for a ``select``
+    return pa.Table.from_arrays([cols[n] for n in _NAMES], names=_NAMES)
 
 
 def read_listings(path: Path, limits: ReadLimits | None = None) -> tuple[pa.Table, FileMetadata]:
@@ -293,16 +299,19 @@ def read_listings(path: Path, limits: ReadLimits | None = None) -> tuple[pa.Tabl
     try:
         # strings come back dictionary-encoded (see _bounded_row_group)
         # the footer just checked, not parsed again
-        pf = pq.ParquetFile(path, read_dictionary=_string_columns(), metadata=pf.metadata)
+        pf = pq.ParquetFile(path, read_dictionary=_STRING_COLUMNS, metadata=pf.metadata)
         for i in range(pf.num_row_groups):
-            part = _bounded_row_group(pf, i, limits, budget).select(list(LISTING_SCHEMA.names))
+            part = _bounded_row_group(pf, i, limits, budget)
             used += part.get_total_buffer_size()
             if used > budget:
                 raise _limit(f"decoded data over the budget of {budget} bytes")
             parts.append(part)
         if not parts:
             return pf.schema_arrow.empty_table().select(list(LISTING_SCHEMA.names)), meta
-        table = pa.concat_tables(parts, promote_options="permissive")
+        # one row group (the usual file) needs no concatenation
+        table = (
+            parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
+        )
         if table.num_rows != pf.metadata.num_rows:
             raise ListingFileError(PARQUET_UNREADABLE, "row count differs from the footer")
     except (pa.ArrowMemoryError, MemoryError) as exc:
@@ -322,6 +331,8 @@ def check_schema(schema: pa.Schema) -> None:
     Nullability is not compared: a writer may declare required columns nullable; whether
     required values are present is a quality question (tier 2), not an integrity one.
     """
+    if schema.names == _NAMES and schema.types == _TYPES:
+        return  # the usual file: same names, same order, same types (the checks below pass)
     names = set(schema.names)
     for f in LISTING_SCHEMA:
         if f.name not in names:
