@@ -232,11 +232,10 @@ def _as_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
 
+# the listing schema as plain lists, built once: the reader compares and orders every file by them
 _NAMES = list(LISTING_SCHEMA.names)
-
-
-_STRING_COLUMNS = [f.name for f in LISTING_SCHEMA if pa.types.is_string(f.type)]
 _TYPES = list(LISTING_SCHEMA.types)
+_STRING_COLUMNS = [f.name for f in LISTING_SCHEMA if pa.types.is_string(f.type)]
 
 
 def _bounded_row_group(pf: pq.ParquetFile, i: int, limits: ReadLimits, budget: int) -> pa.Table:
