@@ -47,7 +47,7 @@ from resi.errors import StorageError
 log = logging.getLogger(__name__)
 
 _SERVICES: Final = ("master", "volume", "filer", "s3", "admin")
-_GRPC_OFFSET: Final = 10_000
+GRPC_OFFSET: Final = 10_000  # each service's gRPC port is its HTTP port + this
 _PORT_LOW: Final = 20_000
 _PORT_HIGH: Final = 55_534  # P + 10000 must stay a valid, non-ephemeral-looking port
 _REGION: Final = "us-east-1"
@@ -80,8 +80,8 @@ def pick_ports(count: int, rng: random.Random) -> list[int]:
     for _ in range(2_000):
         if len(chosen) == count:
             return chosen
-        port = rng.randint(_PORT_LOW, _PORT_HIGH - _GRPC_OFFSET)
-        pair = {port, port + _GRPC_OFFSET}
+        port = rng.randint(_PORT_LOW, _PORT_HIGH - GRPC_OFFSET)
+        pair = {port, port + GRPC_OFFSET}
         if pair & taken or not all(_port_free(p) for p in pair):
             continue
         chosen.append(port)
@@ -225,7 +225,7 @@ class LocalS3:
         args += ["-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
         for name in _SERVICES:
             port = self._ports[name]
-            args += [f"-{name}.port={port}", f"-{name}.port.grpc={port + _GRPC_OFFSET}"]
+            args += [f"-{name}.port={port}", f"-{name}.port.grpc={port + GRPC_OFFSET}"]
         args += [
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
@@ -359,7 +359,7 @@ class LocalS3:
     def _remove_stray_sockets(self) -> None:
         # weed may leave empty /tmp/seaweedfs-*-grpc-<port>.sock files; remove only ours.
         for port in self._ports.values():
-            for p in (port, port + _GRPC_OFFSET):
+            for p in (port, port + GRPC_OFFSET):
                 for path in Path("/tmp").glob(f"seaweedfs-*-{p}.sock"):
                     with contextlib.suppress(OSError):
                         path.unlink()
