@@ -41,6 +41,7 @@ from bittensor.sp_core import Keypair
 
 from resi.api.client import CURRENT
 from resi.chain.devnet import DevnetChain
+from resi.devnet.procs import process_tree
 from resi.s3.local import LocalS3
 from tests.api.procs import seed_small_catalog, serve_api_processes, server_env
 
@@ -154,23 +155,15 @@ def _cpu_seconds(pid: int | None) -> float:
 
 def _server_tree(needle: bytes) -> list[int]:
     """Processes whose command line contains ``needle``, and all their descendants."""
-    parents: dict[int, int] = {}
-    found: set[int] = set()
+    roots = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
                 if needle in (entry / "cmdline").read_bytes():
-                    found.add(int(entry.name))
+                    roots.append(int(entry.name))
             except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    grew = True
-    while grew:
-        kids = {pid for pid, ppid in parents.items() if ppid in found} - found
-        found |= kids
-        grew = bool(kids)
-    return sorted(found)
+                continue  # exited while we looked
+    return sorted({pid for root in roots for pid in process_tree(root)})
 
 
 def _tree_cpu(pids: list[int]) -> float:
