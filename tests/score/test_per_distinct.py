@@ -17,16 +17,12 @@ from hypothesis import strategies as st
 from resi.score.tiers import (
     CANONICAL_ID_PATTERN,
     URL_ID_PATTERN,
+    _canonical,
     per_distinct,
 )
 
 ODD = ["123", "0123", "123_zpid", " 123 ", "ABC", "", "   ", "1_ZPID", "x" * 70, "é1", "\t7\n"]
 URLS = ["https://z/homedetails/a/123_zpid/", "https://z/0123_zpid", "https://z/123", "_zpid"]
-
-
-def _canonical(s: Any) -> Any:
-    s = pc.utf8_lower(pc.utf8_trim_whitespace(s))
-    return pc.utf8_ltrim(pc.replace_substring_regex(s, pattern="_zpid$", replacement=""), "0")
 
 
 CHECKS = [
