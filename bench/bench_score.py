@@ -8,8 +8,8 @@ fresh subprocess so peak memory is its own:
 - **floor-pf**: the same with ``pq.ParquetFile(f).read()``, a cheaper pyarrow call (shown for
   reference; the goal ratios use ``floor``);
 - **resi**: ``Validator.score_local``: the code path of ``resi validate`` after the downloads
-  (reader, tiers 1–2, checkpoint in a fresh workdir, lookups answered by an in-process market,
-  the walk until the consensus hash).
+  (the reader workers reading and assessing chunks of files, the checkpoint in a fresh workdir,
+  lookups answered by an in-process market, the walk until the consensus hash).
 
 Prints wall time and peak RSS of both, the ratios (goal ≤ 1.3× wall, ≤ 2× memory at 250 miners)
 and, with several ``--miners`` values, the growth curve (goal: linear). Memory is the peak RSS
@@ -48,6 +48,16 @@ def _status_mb(pid: int | str, key: str) -> float:
         return 0.0
 
 
+def _cpu_seconds(pid: int | str) -> float:
+    """User + system CPU time of a running process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def phase_floor(root: Path, reader: str = "read_table") -> dict[str, float]:
     import pyarrow.parquet as pq
 
@@ -76,7 +86,9 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
     stages: dict[str, float] = {}
     start_mb = _status_mb("self", "VmRSS")  # imports, epoch inputs and the simulated market
     worker_peaks: list[float] = []
+    worker_cpu: list[float] = []
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
 
     def progress(_epoch: str, stage: str, _done: int, _total: int) -> None:
         stages[stage] = time.perf_counter() - t0
@@ -90,11 +102,13 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
             # timed until the result is in hand: anyio.run's teardown is not validation
             ended.append(time.perf_counter())
             worker_peaks.extend(_status_mb(r.pid, "VmHWM") for r in v.readers if r.pid)
+            worker_cpu.extend(_cpu_seconds(r.pid) for r in v.readers if r.pid)
             return scored
 
     # run as the CLI runs it (run_async): the loop's teardown is not validation either
     scored = run_async(run)
     wall = ended[0] - t0
+    main_cpu = time.process_time() - cpu0
     result = scored.result  # type: ignore[attr-defined]
     ckpt = next(work.rglob("checkpoint.jsonl"))
     return {
@@ -102,6 +116,8 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
         "peak_mb": _peak_mb(),
         "start_mb": start_mb,
         "worker_peak_mb": worker_peaks,
+        "main_cpu": main_cpu,
+        "worker_cpu": worker_cpu,
         "assess_done_at": stages.get("assess", 0.0),
         "lookups": source.lookups,
         "liars": len(result.liars),
@@ -169,13 +185,15 @@ def main() -> None:
                 f" (resi wall is {float(resi['wall']) / float(floor_pf['wall']):.2f}x this)"  # type: ignore[arg-type]
             )
             workers = ", ".join(f"{mb:.0f}" for mb in resi["worker_peak_mb"])  # type: ignore[attr-defined]
+            cpu = ", ".join(f"{s:.1f}" for s in resi["worker_cpu"])  # type: ignore[attr-defined]
             print(
                 f"  resi (Validator.score_local): {resi['wall']:.2f} s"
                 f" (assessed at {resi['assess_done_at']:.2f} s),"
                 f" peak RSS {resi['peak_mb']:.0f} MB ({resi['start_mb']:.0f} MB at start:"
                 f" imports, inputs, simulated market), reader workers' peaks {workers} MB,"
                 f" checkpoint {resi['checkpoint_mb']:.1f} MB,"
-                f" {resi['lookups']} lookups, {resi['liars']} liars"
+                f" {resi['lookups']} lookups, {resi['liars']} liars;"
+                f" CPU: main process {resi['main_cpu']:.1f} s, reader workers {cpu} s"
             )
             print(f"  consensus hash: {resi['hash']}")
             print(

@@ -153,6 +153,25 @@ def _check_zipcode(
     return walk
 
 
+def first_lookups(
+    commits: list[CommitInput],
+    assessed: Mapping[tuple[str, str], FileAssessment],
+    lookups: Mapping[str, Lookup],
+    liars: set[str],
+    config: ScoringSettings,
+    honeypot: bool = False,
+) -> list[LookupRequest]:
+    """The lookups the walk asks for first in one zipcode, given its files' assessments.
+
+    What ``validate_epoch`` lists as pending for the zipcode when ``liars`` holds every hotkey
+    that lied in the cheap checks, so the validator can fetch them while other zipcodes are
+    still being assessed. Fewer liars known only adds lookups the walk may not need; results
+    are keyed by listing, so nothing fetched early changes an outcome.
+    """
+    candidates = order_candidates(commits)
+    return _check_zipcode(candidates, assessed, lookups, liars, config, honeypot).pending
+
+
 def _rank_zipcode(
     walk: _ZipWalk, liars: frozenset[str], config: ScoringSettings
 ) -> tuple[list[Decision], list[str], list[str]]:

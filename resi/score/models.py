@@ -228,6 +228,45 @@ class SampleRow:
     claimed: Mapping[str, Any]
 
 
+class SharedValues:
+    """Sampled rows decoded from JSON, sharing what the live assessment's rows share.
+
+    JSON decoding makes a new object for every value; an epoch keeps every file's draws, and
+    a zipcode's files repeat most of them (city, status, the prices of a listing every miner
+    scraped). Equal strings and equal ints become one object (never across types: ``1``,
+    ``1.0`` and ``True`` stay apart; floats are left alone, as ``0.0 == -0.0``), and rows with
+    the same columns share one name → position index.
+    """
+
+    __slots__ = ("_indexes", "_ints", "_strs")
+
+    def __init__(self) -> None:
+        self._indexes: dict[tuple[str, ...], dict[str, int]] = {}
+        self._strs: dict[str, str] = {}
+        self._ints: dict[int, int] = {}
+
+    def _value(self, v: Any) -> Any:
+        t = type(v)
+        if t is str:
+            return self._strs.setdefault(v, v)
+        if t is int:
+            return self._ints.setdefault(v, v)
+        return v
+
+    def samples(self, raw: Any) -> tuple[SampleRow, ...]:
+        """``SampleRow``s from their JSON form (``FileAssessment.to_json``'s ``sample``)."""
+        out = []
+        for s in raw:
+            claimed = s["claimed"]
+            names = tuple(claimed)
+            index = self._indexes.get(names)
+            if index is None:
+                index = self._indexes[names] = {n: i for i, n in enumerate(names)}
+            values = tuple(map(self._value, claimed.values()))
+            out.append(SampleRow(s["index"], self._value(s["key"]), ClaimedRow(index, values)))
+        return tuple(out)
+
+
 @dataclass(frozen=True)
 class LookupRequest:
     """A lookup the walk still needs: ``key`` plus the claimed row to build the query from."""
@@ -290,7 +329,9 @@ class FileAssessment:
         return d
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> FileAssessment:
+    def from_json(cls, d: Mapping[str, Any], shared: SharedValues | None = None) -> FileAssessment:
+        """The assessment ``to_json`` gave; assessments read with one ``shared`` share their
+        sampled rows' equal values and column indexes (as the live assessment's rows do)."""
         return cls(
             hotkey=d["hotkey"],
             zipcode=d["zipcode"],
@@ -301,10 +342,7 @@ class FileAssessment:
             metrics=Metrics(**d["metrics"]) if d.get("metrics") else None,
             fingerprint=d.get("fingerprint"),
             k=d.get("k", 0),
-            sample=tuple(
-                SampleRow(index=s["index"], key=s["key"], claimed=s["claimed"])
-                for s in d.get("sample", ())
-            ),
+            sample=(shared or SharedValues()).samples(d.get("sample", ())),
             detail=d.get("detail", ""),
             distinct_active=d.get("distinct_active"),
         )

@@ -279,7 +279,16 @@ def read_listings(path: Path, limits: ReadLimits | None = None) -> tuple[pa.Tabl
     Blocking: call through ``anyio.to_thread.run_sync`` from async code.
     """
     try:
-        pf = pq.ParquetFile(path)
+        source = pa.OSFile(str(path))  # opened once: the footer and the rows read from it
+    except (pa.ArrowException, OSError) as exc:
+        raise ListingFileError(PARQUET_UNREADABLE, f"not a readable Parquet file: {exc}") from None
+    with source:
+        return _read_open(source, limits)
+
+
+def _read_open(source: pa.NativeFile, limits: ReadLimits | None) -> tuple[pa.Table, FileMetadata]:
+    try:
+        pf = pq.ParquetFile(source)
         schema = pf.schema_arrow
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise ListingFileError(PARQUET_UNREADABLE, f"not a readable Parquet file: {exc}") from None
@@ -298,7 +307,7 @@ def read_listings(path: Path, limits: ReadLimits | None = None) -> tuple[pa.Tabl
     try:
         # strings come back dictionary-encoded (see _bounded_row_group)
         # the footer just checked, not parsed again
-        pf = pq.ParquetFile(path, read_dictionary=_STRING_COLUMNS, metadata=pf.metadata)
+        pf = pq.ParquetFile(source, read_dictionary=_STRING_COLUMNS, metadata=pf.metadata)
         for i in range(pf.num_row_groups):
             part = _bounded_row_group(pf, i, limits, budget)
             used += part.get_total_buffer_size()

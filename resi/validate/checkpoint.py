@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,23 +149,37 @@ class EpochCheckpoint:
         return None if raw is None else [FileAssessment.from_json(a) for a in raw]
 
     def _append(self, records: list[dict[str, Any]]) -> None:
+        if not records and self._has_header:
+            return
+        self._append_bytes("".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode())
+
+    def _append_bytes(self, lines: bytes) -> None:
         if not self._has_header:
             header = {"schema_version": EPOCH_CHECKPOINT_VERSION, "epoch_id": self.epoch_id}
-            records = [header, *records]
-        if not records:
-            return
+            lines = json.dumps(header, sort_keys=True).encode() + b"\n" + lines
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(text)
+        with self.path.open("ab") as f:
+            f.write(lines)
             f.flush()
             os.fsync(f.fileno())
         self._has_header = True
 
     def add_assessments(self, zipcode: str, assessments: list[FileAssessment]) -> None:
         """Record (and append) one finished zipcode's assessments."""
-        raw = [a.to_json() for a in assessments]
-        self._append([{"kind": "assessment", "zipcode": zipcode, "files": raw}])
+        self.add_assessment_arrays(
+            zipcode, [json.dumps([a.to_json() for a in assessments]).encode()]
+        )
+
+    def add_assessment_arrays(self, zipcode: str, arrays: Sequence[bytes]) -> None:
+        """``add_assessments`` for assessments that are JSON already: each of ``arrays`` a JSON
+        array of ``FileAssessment.to_json`` values (the reader workers' answers, in file
+        order). Written as they are, not decoded and encoded again."""
+        if not all(a.startswith(b"[") and a.endswith(b"]") for a in arrays):
+            raise ValueError("assessments must come as JSON arrays")
+        files = b", ".join(a[1:-1] for a in arrays if len(a) > 2)
+        name = json.dumps(zipcode).encode()
+        line = b'{"files": [' + files + b'], "kind": "assessment", "zipcode": ' + name + b"}\n"
+        self._append_bytes(line)
         self.done.add(zipcode)
 
     def save(self) -> None:

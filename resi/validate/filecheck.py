@@ -8,13 +8,17 @@ after start-up + ``read_memory_mib``) and which uses the system allocator with o
 cap is honest. An allocation beyond it fails inside the worker and the file gets
 ``LIMIT_EXCEEDED``; a file that takes longer than ``read_timeout_seconds`` gets
 ``LIMIT_EXCEEDED`` too (the worker is killed and restarted); a worker that dies gets
-``UNSUPPORTED_VALUE``. The validator process itself never holds more of a file than its
-decoded, capped table (handed over as Arrow IPC stream bytes on the worker's stdout, read
-straight into one Arrow buffer: no file to write, map and unlink per file).
+``UNSUPPORTED_VALUE``.
+
+The validator sends *jobs* (``resi.validate.assessing``): a chunk of a zipcode's files that the
+worker reads and assesses in place, answering with the assessments, so the validator process
+never holds a miner's table. A single file can also be read and its decoded, capped table
+handed over (``FileReader.read``: Arrow IPC stream bytes on the worker's stdout, read straight
+into one Arrow buffer); ``bench/bench_hostile.py`` and the hostile-file tests use that.
 
 Run as ``python -m resi.validate.filecheck`` it is that worker: one JSON request per stdin line,
-one JSON answer per stdout line, followed by ``arrow_bytes`` bytes of IPC stream when the file
-was read.
+one JSON answer per stdout line, followed by ``arrow_bytes`` bytes of IPC stream when a file
+was read, or ``json_bytes`` bytes of JSON text (a job's assessments).
 """
 
 from __future__ import annotations
@@ -87,6 +91,15 @@ class FileReader:
         ``{"reason": CODE, "detail": text}``. Blocking; never raises for file content.
         """
         request = {"path": str(path), "limits": asdict(limits)}
+        return self.call(request, self.timeout, what=str(path))
+
+    def call(self, request: dict[str, Any], timeout: float, *, what: str) -> dict[str, Any]:
+        """Send one request and wait up to ``timeout`` seconds for its answer (blocking).
+
+        A worker that dies, or does not answer in time, is stopped (the next call starts a
+        fresh one) and the answer is ``{"reason": UNSUPPORTED_VALUE | LIMIT_EXCEEDED, ...}``.
+        An answer followed by Arrow IPC bytes gets the decoded ``"table"``.
+        """
         with self._lock:
             # start-up time does not count against the file
             proc = self._start()
@@ -97,29 +110,38 @@ class FileReader:
             except OSError:
                 self._stop()
                 return {"reason": "UNSUPPORTED_VALUE", "detail": "file reader died"}
-            ready, _, _ = select.select([proc.stdout], [], [], self.timeout)
+            ready, _, _ = select.select([proc.stdout], [], [], timeout)
             if not ready:
                 self._stop()
                 return {
                     "reason": "LIMIT_EXCEEDED",
-                    "detail": f"reading took longer than {self.timeout:g} s",
+                    "detail": f"reading took longer than {timeout:g} s",
                 }
             line = proc.stdout.readline()
             if not line:
                 code = proc.wait()
                 self._stop()
-                log.warning("file reader died on %s (exit %s)", path, code)
+                log.warning("file reader died on %s (exit %s)", what, code)
                 return {"reason": "UNSUPPORTED_VALUE", "detail": "file reader died"}
             answer: dict[str, Any] = json.loads(line)
             size = answer.pop("arrow_bytes", None)
             if size is not None:
                 table = _receive_table(proc.stdout, int(size))
                 if table is None:
-                    self._stop()
-                    log.warning("file reader died sending %s", path)
-                    return {"reason": "UNSUPPORTED_VALUE", "detail": "file reader died"}
+                    return self._died_sending(what)
                 answer["table"] = table
+            size = answer.pop("json_bytes", None)
+            if size is not None:
+                data = proc.stdout.read(int(size))
+                if len(data) < int(size):
+                    return self._died_sending(what)
+                answer["json"] = data
             return answer
+
+    def _died_sending(self, what: str) -> dict[str, Any]:
+        self._stop()
+        log.warning("file reader died sending %s", what)
+        return {"reason": "UNSUPPORTED_VALUE", "detail": "file reader died"}
 
 
 def _receive_table(stream: Any, size: int) -> Any:
@@ -166,6 +188,7 @@ def _serve() -> None:
 
     from resi.errors import ListingFileError
     from resi.scrape.listing import LIMIT_EXCEEDED, ReadLimits, read_listings
+    from resi.validate.assessing import answer_job  # the scoring modules, before the cap
 
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
@@ -177,6 +200,11 @@ def _serve() -> None:
         request = json.loads(line)
         answer: dict[str, Any]
         data = None
+        if request.get("op") == "assess":
+            answer, payload = answer_job(request)
+            out.write(json.dumps(answer).encode() + b"\n" + payload)
+            out.flush()
+            continue
         try:
             table, meta = read_listings(Path(request["path"]), ReadLimits(**request["limits"]))
             sink = pa.BufferOutputStream()

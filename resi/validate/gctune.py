@@ -1,4 +1,4 @@
-"""Memory housekeeping while an epoch is scored: fewer, cheaper cyclic GC runs; Arrow caches freed.
+"""Memory housekeeping while an epoch is scored: fewer, cheaper cyclic GC runs.
 
 Scoring allocates millions of short-lived objects (per-file results, sampled rows, lookups)
 next to a large, long-lived heap (modules, settings, caches). With CPython's default
@@ -46,10 +46,3 @@ def scoring_gc() -> Iterator[None]:
             if _depth == 0:
                 gc.set_threshold(*_saved)
                 gc.unfreeze()
-
-
-def release_arrow_memory() -> None:
-    """Hand the memory Arrow's allocator keeps cached after a zipcode back to the system."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()

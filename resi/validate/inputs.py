@@ -81,7 +81,7 @@ def coldkeys_of(metagraph: MetagraphSnapshot) -> dict[str, str]:
     return {n.hotkey: n.coldkey for n in metagraph.neurons}
 
 
-def _reason(code: str) -> Reason:
+def reason_of(code: str) -> Reason:
     return _FILE_REASONS.get(code, Reason.PARQUET_UNREADABLE)
 
 
@@ -99,7 +99,7 @@ def read_outcome(
     if reader is not None and limits is not None:
         answer = reader.read(path, limits)
         if answer.get("reason"):
-            return FileOutcome.failed(_reason(answer["reason"]), answer.get("detail", ""))
+            return FileOutcome.failed(reason_of(answer["reason"]), answer.get("detail", ""))
         m = answer["meta"]
         return FileOutcome.ok(
             answer["table"],
@@ -111,11 +111,24 @@ def read_outcome(
             ),
         )
     try:
-        table, meta = listing_file.read_listings(path, limits)
-    except ListingFileError as exc:
-        return FileOutcome.failed(_reason(exc.reason), str(exc))
+        return read_file_outcome(path, limits)
     except (MemoryError, pa.ArrowMemoryError) as exc:
         return FileOutcome.failed(Reason.LIMIT_EXCEEDED, f"out of memory reading: {exc}")
+
+
+def read_file_outcome(path: Path, limits: listing_file.ReadLimits | None) -> FileOutcome:
+    """``read_outcome`` in this process, except that running out of memory raises.
+
+    ``MemoryError``/``ArrowMemoryError`` propagate, so a caller that reads several files in
+    one capped process can tell the file from the company it was read in (see
+    ``resi.validate.assessing``). Everything else the file contains is its reason code.
+    """
+    try:
+        table, meta = listing_file.read_listings(path, limits)
+    except ListingFileError as exc:
+        return FileOutcome.failed(reason_of(exc.reason), str(exc))
+    except (MemoryError, pa.ArrowMemoryError):
+        raise
     except Exception as exc:  # anything else the content provokes is the file's outcome
         return FileOutcome.failed(Reason.UNSUPPORTED_VALUE, f"{type(exc).__name__}: {exc}")
     return FileOutcome.ok(

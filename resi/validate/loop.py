@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
@@ -37,27 +37,27 @@ from resi.errors import (
 )
 from resi.s3.layout import validator_key
 from resi.s3.transfer import download_file, upload_file
-from resi.score.distinct import with_distinct_active
-from resi.score.engine import validate_epoch
+from resi.score.engine import first_lookups, validate_epoch
 from resi.score.models import (
+    AssignmentInput,
     CommitInput,
     EpochRecord,
     EpochResult,
     FileAssessment,
-    FileOutcome,
     Lookup,
+    LookupRequest,
     Reason,
 )
-from resi.score.tiers import assess_zipcode
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
+from resi.validate.assessing import OK, Assessed, Job, chunks, run_job
 from resi.validate.calibration import zipcode_counts
 from resi.validate.checkpoint import CHECKPOINT_NAME, EpochCheckpoint, ValidatorState
 from resi.validate.diagnose import check_consensus, recheck_newest
 from resi.validate.failures import EpochFailures, write_failure_report
 from resi.validate.filecheck import FileReader
-from resi.validate.gctune import release_arrow_memory, scoring_gc
-from resi.validate.inputs import assignments_of, coldkeys_of, commits_of, read_limits, read_outcome
+from resi.validate.gctune import scoring_gc
+from resi.validate.inputs import assignments_of, coldkeys_of, commits_of
 from resi.validate.lookups import fetch_lookups
 from resi.validate.metrics import ValidatorMetrics
 from resi.validate.report import (
@@ -78,7 +78,6 @@ ProgressFn = Callable[[str, str, int, int], None]
 """``on_progress(epoch_id, stage, done, total)``; stages: download, assess, lookups, upload."""
 
 MAX_WALK_ROUNDS = 100
-OK = "OK"
 
 
 @dataclass(frozen=True)
@@ -366,17 +365,71 @@ class Validator:
             return Reason.FILE_MISSING.value
         return OK
 
-    def _outcome(self, status: str, path: Path, expected: int, reader: FileReader) -> FileOutcome:
-        if status != OK:
-            return FileOutcome.failed(Reason(status))
-        return read_outcome(path, read_limits(expected, self.scoring), reader)
-
     async def _score(
         self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
     ) -> tuple[EpochRecord, EpochResult]:
         # the collector's settings for scoring (gctune): undone when the epoch is scored
         with scoring_gc():
             return await self._assess_and_walk(inputs, paths, ckpt)
+
+    async def _assess_in_workers(
+        self,
+        inputs: EpochInputs,
+        todo: list[tuple[AssignmentInput, list[CommitInput]]],
+        paths: dict[tuple[str, str], Path],
+        ckpt: EpochCheckpoint,
+        config: ScoringSettings,
+        finished: Callable[[str, list[FileAssessment]], None],
+    ) -> None:
+        """Assess the zipcodes' files in the reader workers (``resi.validate.assessing``).
+
+        Each zipcode's files are cut into chunks; each chunk goes to whichever worker is free,
+        which reads and assesses it, so the workers assess side by side. A zipcode is appended
+        to the checkpoint whole once its last chunk is in, then handed to ``finished``.
+        """
+        jobs: list[tuple[str, int, Job]] = []
+        parts: dict[str, list[Assessed | None]] = {}
+        for a, commits in todo:
+            files = [
+                (
+                    c,
+                    ckpt.downloads[_ckey(c.hotkey, c.zipcode)]["status"],
+                    paths[(c.hotkey, c.zipcode)],
+                )
+                for c in commits
+            ]
+            split = chunks(files)
+            parts[a.zipcode] = [None] * len(split)
+            jobs += [
+                (a.zipcode, j, Job(a, tuple(part), inputs.epoch_id, inputs.nonce,
+                                   inputs.validation_seed, config))
+                for j, part in enumerate(split)
+            ]  # fmt: skip
+        left = {z: len(p) for z, p in parts.items()}
+        checkpointing = anyio.Lock()
+
+        async def finish(zipcode: str) -> None:
+            done = [p for p in parts.pop(zipcode) if p is not None]
+            arrays = [j for p in done for j in p.json_arrays]
+            async with checkpointing:  # appended whole, one zipcode at a time
+                await anyio.to_thread.run_sync(ckpt.add_assessment_arrays, zipcode, arrays)
+            finished(zipcode, [a for p in done for a in p.assessments])
+
+        for zipcode in [z for z, n in left.items() if n == 0]:  # nobody committed
+            await finish(zipcode)
+        queue = iter(jobs)
+        timeout = self.settings.read_timeout_seconds
+
+        async def drive(reader: FileReader) -> None:
+            for zipcode, j, job in queue:  # shared: each job goes to one worker
+                parts[zipcode][j] = await anyio.to_thread.run_sync(run_job, reader, job, timeout)
+                left[zipcode] -= 1
+                if not left[zipcode]:
+                    await finish(zipcode)
+
+        async with anyio.create_task_group() as tg:
+            for reader in self.readers:
+                tg.start_soon(drive, reader)
 
     async def _assess_and_walk(
         self, inputs: EpochInputs, paths: dict[tuple[str, str], Path], ckpt: EpochCheckpoint
@@ -388,7 +441,7 @@ class Validator:
         coldkeys = coldkeys_of(await self.chain.metagraph()) if self.chain is not None else {}
         commits = commits_of(inputs, coldkeys)
         config = self.scoring
-        files: dict[tuple[str, str], FileOutcome | FileAssessment] = {}
+        files: dict[tuple[str, str], FileAssessment] = {}
         by_zip: dict[str, list[CommitInput]] = {a.zipcode: [] for a in assignments}
         for c in commits:
             by_zip.setdefault(c.zipcode, []).append(c)
@@ -403,72 +456,48 @@ class Validator:
                 n_done += 1
                 self._progress(inputs.epoch_id, "assess", n_done, len(zips))
 
-        def read_part(
-            part: list[CommitInput], reader: FileReader
-        ) -> list[tuple[CommitInput, FileOutcome]]:
-            return [
-                (
-                    c,
-                    self._outcome(
-                        ckpt.downloads[_ckey(c.hotkey, c.zipcode)]["status"],
-                        paths[(c.hotkey, c.zipcode)],
-                        assignment_of[c.zipcode].expected_listings,
-                        reader,
-                    ),
-                )
-                for c in part
-            ]
+        # A zipcode's first spot-check lookups are fetched as soon as its files are assessed,
+        # while the workers assess the next ones (``first_lookups``).
+        early, early_out = anyio.create_memory_object_stream[list[LookupRequest]](math.inf)
+        liars: set[str] = set()
 
-        async def read_zip(zipcode: str) -> list[tuple[CommitInput, FileOutcome]]:
-            """The zipcode's files read by every worker at once (file i by worker i mod n)."""
-            subs, n = by_zip[zipcode], len(self.readers)
-            parts: list[list[tuple[CommitInput, FileOutcome]]] = [[] for _ in range(n)]
+        def fetch_early(zipcode: str) -> None:
+            honeypot = assignment_of[zipcode].honeypot
+            pending = first_lookups(by_zip[zipcode], files, ckpt.lookups, liars, config, honeypot)
+            early.send_nowait(pending)
 
-            async def part(j: int) -> None:
-                parts[j] = await anyio.to_thread.run_sync(read_part, subs[j::n], self.readers[j])
+        def finished(zipcode: str, done: list[FileAssessment]) -> None:
+            nonlocal n_done
+            for a in done:
+                files[(a.hotkey, a.zipcode)] = a
+            liars.update(a.hotkey for a in done if a.liar)
+            fetch_early(zipcode)
+            n_done += 1
+            self._progress(inputs.epoch_id, "assess", n_done, len(zips))
 
-            async with anyio.create_task_group() as tg:
-                for j in range(n):
-                    tg.start_soon(part, j)
-            # back in commit order: outcomes do not depend on which worker read the file
-            return [parts[i % n][i // n] for i in range(len(subs))]
+        async def fetcher() -> None:
+            site_down = False
+            async with early_out:
+                async for pending in early_out:
+                    if site_down:
+                        continue
+                    try:
+                        await self._fetch_lookups(pending, ckpt)
+                    except SourceOutage:
+                        site_down = True  # the walk asks again, and waits for the site if need be
 
-        def assess(zipcode: str, pairs: list[tuple[CommitInput, FileOutcome]]) -> Any:
-            done = assess_zipcode(
-                assignment_of[zipcode],
-                pairs,
-                epoch_id=inputs.epoch_id,
-                nonce=inputs.nonce,
-                validation_seed=inputs.validation_seed,
-                config=config,
-            )
-            done = with_distinct_active(done, pairs)
-            ckpt.add_assessments(zipcode, done)  # appended before the next zipcode starts
-            return done
-
-        # Reading the next zipcode's files overlaps assessing this one (both mostly release the
-        # GIL); the unbuffered stream bounds memory to two zipcodes' tables at a time.
-        send, recv = anyio.create_memory_object_stream[
-            tuple[str, list[tuple[CommitInput, FileOutcome]]]
-        ](max_buffer_size=0)
-
-        async def reader() -> None:
-            async with send:
-                for zipcode in todo:
-                    pairs = await read_zip(zipcode)
-                    await send.send((zipcode, pairs))
-
+        todo_files = [(assignment_of[z], by_zip[z]) for z in todo]
         async with anyio.create_task_group() as tg:
-            tg.start_soon(reader)
-            async with recv:
-                async for zipcode, pairs in recv:
-                    done = await anyio.to_thread.run_sync(assess, zipcode, pairs)
-                    del pairs  # the tables can go now
-                    release_arrow_memory()
-                    for a in done:
-                        files[(a.hotkey, a.zipcode)] = a
-                    n_done += 1
-                    self._progress(inputs.epoch_id, "assess", n_done, len(zips))
+            tg.start_soon(fetcher)
+            async with early:
+                liars.update(a.hotkey for a in files.values() if a.liar)  # resumed zipcodes
+                for zipcode in zips:
+                    if zipcode in ckpt.done:
+                        fetch_early(zipcode)
+                await self._assess_in_workers(inputs, todo_files, paths, ckpt, config, finished)
+        # in commit order, whichever worker finished first
+        keys = [(c.hotkey, c.zipcode) for c in commits]
+        files = {k: files[k] for k in keys if k in files}
 
         record = EpochRecord(
             epoch_id=inputs.epoch_id,
@@ -482,16 +511,22 @@ class Validator:
             result = await anyio.to_thread.run_sync(validate_epoch, record, ckpt.lookups, config)
             if result.complete:
                 return record, result
-            await fetch_lookups(
-                self.source,
-                result.pending_lookups,
-                ckpt.lookups,
-                concurrency=self.settings.lookup_concurrency,
-                backoff=self.lookup_backoff,
-            )
-            ckpt.save()
-            self._progress(inputs.epoch_id, "lookups", len(ckpt.lookups), len(ckpt.lookups))
+            await self._fetch_lookups(result.pending_lookups, ckpt)
         raise ScoreError(f"epoch {inputs.epoch_id}: spot checks did not settle")
+
+    async def _fetch_lookups(self, pending: Sequence[LookupRequest], ckpt: EpochCheckpoint) -> None:
+        """Look ``pending`` up (those not in the checkpoint yet) and checkpoint the results."""
+        if not pending:
+            return
+        await fetch_lookups(
+            self.source,
+            pending,
+            ckpt.lookups,
+            concurrency=self.settings.lookup_concurrency,
+            backoff=self.lookup_backoff,
+        )
+        ckpt.save()
+        self._progress(ckpt.epoch_id, "lookups", len(ckpt.lookups), len(ckpt.lookups))
 
     async def _publish(
         self,

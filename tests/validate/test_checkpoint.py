@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -140,3 +141,18 @@ def test_compact_sampled_rows_round_trip_as_the_dicts_they_stand_for(tmp_path: P
     ckpt.add_assessments("60614", [compact])
     [back] = EpochCheckpoint.load(tmp_path / CHECKPOINT_NAME, EPOCH).zipcode_assessments("60614")
     assert back == compact
+
+
+def test_assessments_given_as_json_arrays_are_written_as_they_are(tmp_path: Path) -> None:
+    """The reader workers' answers go in untouched; they load as the assessments they encode."""
+    one, two = _assessment("5A", "60614"), _assessment("5B", "60614")
+    arrays = [json.dumps([a.to_json()]).encode() for a in (one, two)]
+    ckpt = EpochCheckpoint.load(tmp_path / CHECKPOINT_NAME, EPOCH)
+    ckpt.add_assessment_arrays("60614", [arrays[0], b"[]", arrays[1]])
+    ckpt.add_assessment_arrays("60615", [])  # nobody committed there
+    loaded = EpochCheckpoint.load(tmp_path / CHECKPOINT_NAME, EPOCH)
+    assert loaded.zipcode_assessments("60614") == [one, two]
+    assert loaded.zipcode_assessments("60615") == [] and loaded.done == {"60614", "60615"}
+    with pytest.raises(ValueError):
+        ckpt.add_assessment_arrays("60616", [b'{"hotkey": "5C"}'])
+    assert "60616" not in EpochCheckpoint.load(tmp_path / CHECKPOINT_NAME, EPOCH).done
