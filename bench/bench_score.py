@@ -9,14 +9,16 @@ fresh subprocess so peak memory is its own:
   reference; the goal ratios use ``floor``);
 - **resi**: ``Validator.score_local``: the code path of ``resi validate`` after the downloads
   (the reader workers reading and assessing chunks of files, the checkpoint in a fresh workdir,
-  lookups answered by an in-process market, the walk until the consensus hash).
+  lookups answered by the simulated market in its own process, the walk until the consensus
+  hash).
 
 Prints wall time and peak RSS of both, the ratios (goal ≤ 1.3× wall, ≤ 2× memory at 250 miners)
 and, with several ``--miners`` values, the growth curve (goal: linear). Memory is the peak RSS
-(``ru_maxrss``) of each phase's own process: for resi that is the validator's main process,
-which also holds the imports, the epoch inputs and the bench's simulated market (its RSS when
-scoring starts is printed as ``at start``); the reader worker processes are not in it (their
-own peaks are printed beside it).
+(``VmHWM``) of each phase's own process: for resi that is the validator's main process,
+which also holds the imports and the epoch inputs (its RSS when scoring starts is printed as
+``at start``); the reader worker processes are not in it (their own peaks are printed beside
+it), and neither is the simulated listing site, which answers lookups from a process of its
+own over a pipe, as the real site is not in the validator's process either.
 
     .venv/bin/python bench/bench_score.py [--miners 250] [--zipcodes 25] [--rows 400]
     .venv/bin/python bench/bench_score.py --miners 50,100,250,500
@@ -27,16 +29,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak RSS (``VmHWM``). Not ``ru_maxrss``: Linux carries the parent's
+    peak into a child started by vfork+exec (as ``subprocess`` does), which made the floor
+    look as large as the bench's parent after writing the files."""
+    return _status_mb("self", "VmHWM")
 
 
 def _status_mb(pid: int | str, key: str) -> float:
@@ -78,31 +83,34 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
     from resi.cli.common import run_async
     from resi.config import ValidatorSettings
     from resi.validate.loop import Validator
-    from resi.validate.synthetic import MarketSource, load_epoch
+    from resi.validate.synthetic import load_inputs
 
-    epoch = load_epoch(root)
-    source = MarketSource(epoch.market)
+    inputs, paths = load_inputs(root)
+    source = _MarketClient(root)
     settings = ValidatorSettings(network="devnet", source="sim", workdir=work)
     stages: dict[str, float] = {}
-    start_mb = _status_mb("self", "VmRSS")  # imports, epoch inputs and the simulated market
+    start_mb = _status_mb("self", "VmRSS")  # imports and the epoch's inputs
     worker_peaks: list[float] = []
     worker_cpu: list[float] = []
     t0 = time.perf_counter()
     cpu0 = time.process_time()
 
-    def progress(_epoch: str, stage: str, _done: int, _total: int) -> None:
+    def progress(_epoch: str, stage: str, done: int, total: int) -> None:
         stages[stage] = time.perf_counter() - t0
+        if stage == "assess" and done == total:
+            stages["assessed_mb"] = _status_mb("self", "VmRSS")
 
     ended: list[float] = []
 
     async def run() -> object:
         async with httpx.AsyncClient() as http:
             v = Validator(None, None, source, "5V", work, settings, http, progress)  # type: ignore[arg-type]
-            scored = await v.score_local(epoch.inputs, epoch.paths)
+            scored = await v.score_local(inputs, paths)
             # timed until the result is in hand: anyio.run's teardown is not validation
             ended.append(time.perf_counter())
             worker_peaks.extend(_status_mb(r.pid, "VmHWM") for r in v.readers if r.pid)
             worker_cpu.extend(_cpu_seconds(r.pid) for r in v.readers if r.pid)
+            await source.aclose()
             return scored
 
     # run as the CLI runs it (run_async): the loop's teardown is not validation either
@@ -119,11 +127,49 @@ def phase_resi(root: Path, work: Path) -> dict[str, object]:
         "main_cpu": main_cpu,
         "worker_cpu": worker_cpu,
         "assess_done_at": stages.get("assess", 0.0),
+        "assessed_mb": stages.get("assessed_mb", 0.0),
         "lookups": source.lookups,
         "liars": len(result.liars),
         "hash": result.consensus_hash,
         "checkpoint_mb": ckpt.stat().st_size / 1e6,
     }
+
+
+def _serve_market(conn: Any, root: Path) -> None:
+    """The simulated listing site, in a process of its own (as the real site is not the
+    validator's): answers listing ids with listings (or None) until it gets None."""
+    from resi.validate.synthetic import load_epoch
+
+    market = load_epoch(root).market
+    conn.send("ready")
+    while (key := conn.recv()) is not None:
+        conn.send(market.get(key))
+
+
+class _MarketClient:
+    """A ``ListingSource`` whose lookups go to ``_serve_market`` over a pipe."""
+
+    def __init__(self, root: Path) -> None:
+        import multiprocessing
+
+        self._conn, theirs = multiprocessing.Pipe()
+        ctx = multiprocessing.get_context("spawn")  # not a fork of this process's memory
+        self._proc = ctx.Process(target=_serve_market, args=(theirs, root), daemon=True)
+        self._proc.start()
+        assert self._conn.recv() == "ready"
+        self.lookups = 0
+
+    async def search(self, zipcode: str) -> list[Any]:
+        raise NotImplementedError("the validator only looks listings up")
+
+    async def lookup(self, listing: Any) -> Any:
+        self.lookups += 1
+        self._conn.send(listing.listing_id)
+        return self._conn.recv()
+
+    async def aclose(self) -> None:
+        self._conn.send(None)
+        self._proc.join()
 
 
 def _child(phase: str, root: Path, work: Path) -> dict[str, object]:
@@ -190,7 +236,7 @@ def main() -> None:
                 f"  resi (Validator.score_local): {resi['wall']:.2f} s"
                 f" (assessed at {resi['assess_done_at']:.2f} s),"
                 f" peak RSS {resi['peak_mb']:.0f} MB ({resi['start_mb']:.0f} MB at start:"
-                f" imports, inputs, simulated market), reader workers' peaks {workers} MB,"
+                f" imports, inputs), reader workers' peaks {workers} MB,"
                 f" checkpoint {resi['checkpoint_mb']:.1f} MB,"
                 f" {resi['lookups']} lookups, {resi['liars']} liars;"
                 f" CPU: main process {resi['main_cpu']:.1f} s, reader workers {cpu} s"

@@ -233,17 +233,19 @@ class SharedValues:
 
     JSON decoding makes a new object for every value; an epoch keeps every file's draws, and
     a zipcode's files repeat most of them (city, status, the prices of a listing every miner
-    scraped). Equal strings and equal ints become one object (never across types: ``1``,
-    ``1.0`` and ``True`` stay apart; floats are left alone, as ``0.0 == -0.0``), and rows with
-    the same columns share one name → position index.
+    scraped). Equal strings, ints and floats become one object, never across types (``1``,
+    ``1.0`` and ``True`` stay apart) and never for a zero float (``0.0 == -0.0``, yet they
+    print differently; equal non-zero floats are the same bits). Rows with the same columns
+    share one name → position index.
     """
 
-    __slots__ = ("_indexes", "_ints", "_strs")
+    __slots__ = ("_floats", "_indexes", "_ints", "_strs")
 
     def __init__(self) -> None:
         self._indexes: dict[tuple[str, ...], dict[str, int]] = {}
         self._strs: dict[str, str] = {}
         self._ints: dict[int, int] = {}
+        self._floats: dict[float, float] = {}
 
     def _value(self, v: Any) -> Any:
         t = type(v)
@@ -251,6 +253,8 @@ class SharedValues:
             return self._strs.setdefault(v, v)
         if t is int:
             return self._ints.setdefault(v, v)
+        if t is float and v != 0.0:
+            return self._floats.setdefault(v, v)
         return v
 
     def samples(self, raw: Any) -> tuple[SampleRow, ...]:

@@ -171,20 +171,23 @@ class Assessed:
     json_arrays: list[bytes]
 
 
-def run_job(worker: Worker, job: Job, timeout_per_file: float) -> Assessed:
+def run_job(
+    worker: Worker, job: Job, timeout_per_file: float, shared: SharedValues | None = None
+) -> Assessed:
     """The job's assessments from ``worker`` (blocking; never raises for file content). See
-    the module docstring for what makes files go again one by one."""
+    the module docstring for what makes files go again one by one. Jobs decoded with one
+    ``shared`` share their sampled rows' equal values (an epoch's draws repeat listings)."""
     n = len(job.files)
     what = f"{n} file(s) of zipcode {job.assignment.zipcode}"
     answer = worker.call(job.to_request(), timeout_per_file * n, what=what)
     if "json" in answer:
-        shared = SharedValues()
+        shared = shared or SharedValues()
         done = [FileAssessment.from_json(d, shared) for d in json.loads(answer["json"])]
         if len(done) == n:
             return Assessed(done, [answer["json"]])
         answer = {"reason": "UNSUPPORTED_VALUE", "detail": "file reader answered for other files"}
     if n > 1:
-        alone = [run_job(worker, one, timeout_per_file) for one in job.alone()]
+        alone = [run_job(worker, one, timeout_per_file, shared) for one in job.alone()]
         return Assessed(
             [a for r in alone for a in r.assessments], [j for r in alone for j in r.json_arrays]
         )

@@ -47,6 +47,7 @@ from resi.score.models import (
     Lookup,
     LookupRequest,
     Reason,
+    SharedValues,
 )
 from resi.score.weights import weights_for
 from resi.scrape.source import ListingSource
@@ -419,10 +420,13 @@ class Validator:
             await finish(zipcode)
         queue = iter(jobs)
         timeout = self.settings.read_timeout_seconds
+        shared = SharedValues()  # the epoch's sampled rows share equal values
 
         async def drive(reader: FileReader) -> None:
             for zipcode, j, job in queue:  # shared: each job goes to one worker
-                parts[zipcode][j] = await anyio.to_thread.run_sync(run_job, reader, job, timeout)
+                parts[zipcode][j] = await anyio.to_thread.run_sync(
+                    run_job, reader, job, timeout, shared
+                )
                 left[zipcode] -= 1
                 if not left[zipcode]:
                     await finish(zipcode)

@@ -165,10 +165,16 @@ def _market(inputs: EpochInputs) -> dict[str, Listing]:
     return market
 
 
-def load_epoch(root: Path) -> SyntheticEpoch:
-    """The epoch ``write_epoch`` wrote under ``root`` (inputs, paths, market rebuilt)."""
+def load_inputs(root: Path) -> tuple[EpochInputs, dict[tuple[str, str], Path]]:
+    """The inputs and file paths of the epoch ``write_epoch`` wrote under ``root``."""
     inputs = EpochInputs.model_validate_json((root / INPUTS_NAME).read_text())
     paths = {
         (c.hotkey, c.zipcode): root / c.hotkey / f"{c.zipcode}.parquet" for c in inputs.commits
     }
+    return inputs, paths
+
+
+def load_epoch(root: Path) -> SyntheticEpoch:
+    """The epoch ``write_epoch`` wrote under ``root`` (inputs, paths, market rebuilt)."""
+    inputs, paths = load_inputs(root)
     return SyntheticEpoch(inputs, paths, _market(inputs))
