@@ -234,7 +234,8 @@ def main() -> None:
             cpu = ", ".join(f"{s:.1f}" for s in resi["worker_cpu"])  # type: ignore[attr-defined]
             print(
                 f"  resi (Validator.score_local): {resi['wall']:.2f} s"
-                f" (assessed at {resi['assess_done_at']:.2f} s),"
+                f" (assessed at {resi['assess_done_at']:.2f} s, RSS then"
+                f" {resi['assessed_mb']:.0f} MB),"
                 f" peak RSS {resi['peak_mb']:.0f} MB ({resi['start_mb']:.0f} MB at start:"
                 f" imports, inputs), reader workers' peaks {workers} MB,"
                 f" checkpoint {resi['checkpoint_mb']:.1f} MB,"

@@ -98,7 +98,8 @@ class FileReader:
 
         A worker that dies, or does not answer in time, is stopped (the next call starts a
         fresh one) and the answer is ``{"reason": UNSUPPORTED_VALUE | LIMIT_EXCEEDED, ...}``.
-        An answer followed by Arrow IPC bytes gets the decoded ``"table"``.
+        An answer followed by Arrow IPC bytes gets the decoded ``"table"``; one followed by
+        JSON text (a job's assessments) gets those bytes as ``"json"``.
         """
         with self._lock:
             # start-up time does not count against the file
